@@ -1,0 +1,14 @@
+"""/api/v1: every domain's routes, all behind bearer-token authentication."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from relaydesk.api import events
+from relaydesk.channels import api as channels_api
+from relaydesk.customers import api as customers_api
+from relaydesk.journeys import api as journeys_api
+
+router = APIRouter(prefix="/api/v1")
+for module in (journeys_api, customers_api, channels_api, events):
+    router.include_router(module.router)

@@ -1,0 +1,116 @@
+"""create_app(): routes, middleware and the lifespan that runs the worker."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from relaydesk import __version__
+from relaydesk.api.deps import TokenCache
+from relaydesk.api.errors import install_error_handlers
+from relaydesk.api.router import router as api_router
+from relaydesk.bus import load_listeners
+from relaydesk.hub import Hub
+from relaydesk.settings import Settings, get_settings
+from relaydesk.worker import Worker
+
+log = logging.getLogger("relaydesk")
+
+
+class BodySizeLimit:
+    """Refuse bodies over ``limit`` bytes with 413 before reading them into memory."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(send, self.limit)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await _too_large(send, self.limit)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = (
+        b'{"error":"payload_too_large","detail":"request body over '
+        + str(limit).encode()
+        + b' bytes"}'
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> FastAPI:
+    settings = settings or (hub.settings if hub else get_settings())
+    load_listeners()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = hub is None
+        running = hub or Hub.from_settings(settings)
+        app.state.hub = running
+        worker = Worker(running) if settings.run_worker else None
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            if owned:
+                await running.close()
+
+    app = FastAPI(
+        title="Relaydesk",
+        version=__version__,
+        description="Omnichannel customer-service hub: one customer, one journey, every channel.",
+        lifespan=lifespan,
+    )
+    app.state.token_cache = TokenCache()
+    if hub is not None:
+        app.state.hub = hub
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(api_router)
+    return app

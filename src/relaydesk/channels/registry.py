@@ -1,0 +1,30 @@
+"""Channel kinds: adding a channel is one adapter module and one line here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relaydesk.channels.api_channel import ApiChannel
+from relaydesk.channels.base import ChannelAdapter
+
+KINDS: dict[str, type[ChannelAdapter]] = {
+    ApiChannel.kind: ApiChannel,
+}
+
+
+class UnknownChannelKind(ValueError):
+    pass
+
+
+def adapter_class(kind: str) -> type[ChannelAdapter]:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        known = ", ".join(sorted(KINDS))
+        raise UnknownChannelKind(f"unknown channel kind {kind!r} (known: {known})") from None
+
+
+def build_adapter(name: str, kind: str, settings: dict[str, Any]) -> ChannelAdapter:
+    """Validate ``settings`` for ``kind`` and return a ready adapter."""
+    cls = adapter_class(kind)
+    return cls(name, cls.Config.model_validate(settings))

@@ -1,0 +1,171 @@
+"""Demo data: customers with orders and history on several channels, and a fresh token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaydesk import clock
+from relaydesk.agents.actions import create_token, revoke_token
+from relaydesk.channels.base import InboundMessage, Sender
+from relaydesk.channels.models import Channel
+from relaydesk.customers.actions import OrderInput, record_order, update_customer
+from relaydesk.customers.identities import Assurance, identity_key
+from relaydesk.customers.models import Customer
+from relaydesk.db import Database
+from relaydesk.journeys.actions import ingest_inbound, resolve_journey
+from relaydesk.settings import Settings
+from relaydesk.workspace.config import load_workspace_config
+
+DEMO_TOKEN_NAME = "demo"  # noqa: S105 (a token name, not a secret)
+
+
+@dataclass(frozen=True)
+class DemoMessage:
+    channel: str
+    days_ago: int
+    text: str
+    resolve: bool = False
+
+
+@dataclass(frozen=True)
+class DemoOrder:
+    id: str
+    item: str
+    amount: Decimal
+    days_ago: int
+
+
+@dataclass(frozen=True)
+class DemoCustomer:
+    email: str
+    phone: str
+    name: str
+    profile: dict[str, Any]
+    orders: tuple[DemoOrder, ...]
+    history: tuple[DemoMessage, ...]
+
+
+CUSTOMERS = (
+    DemoCustomer(
+        email="maja.lindqvist@example.se",
+        phone="+46701234567",
+        name="Maja Lindqvist",
+        profile={
+            "locale": "sv-SE",
+            "timezone": "Europe/Stockholm",
+            "country": "SE",
+            "tier": "gold",
+            "lifetime_value": Decimal("2480.00"),
+        },
+        orders=(
+            DemoOrder("1042", "Trail running shoes", Decimal("149.00"), 12),
+            DemoOrder("0977", "Rain jacket", Decimal("219.00"), 80),
+        ),
+        history=(
+            DemoMessage("website", 30, "Hi, do you ship to Gotland?", resolve=True),
+            DemoMessage("mobile-app", 2, "My order 1042 has not arrived yet, it's been 10 days."),
+        ),
+    ),
+    DemoCustomer(
+        email="budi.santoso@example.id",
+        phone="+6281234567890",
+        name="Budi Santoso",
+        profile={
+            "locale": "id-ID",
+            "timezone": "Asia/Jakarta",
+            "country": "ID",
+            "tier": "silver",
+            "lifetime_value": Decimal("310.00"),
+        },
+        orders=(DemoOrder("1101", "Yoga mat", Decimal("39.90"), 5),),
+        history=(DemoMessage("mobile-app", 1, "Halo, bagaimana cara mengembalikan barang?"),),
+    ),
+    DemoCustomer(
+        email="anna.kowalska@example.pl",
+        phone="+48601234567",
+        name="Anna Kowalska",
+        profile={
+            "locale": "pl-PL",
+            "timezone": "Europe/Warsaw",
+            "country": "PL",
+            "tier": "standard",
+            "lifetime_value": Decimal("89.00"),
+        },
+        orders=(DemoOrder("1120", "Water bottle", Decimal("19.00"), 3),),
+        history=(DemoMessage("website", 4, "Chcę zmienić adres dostawy dla zamówienia 1120."),),
+    ),
+)
+
+
+async def _seed_customers(session: AsyncSession) -> None:
+    """Seed once: an existing customer base is never touched."""
+    if (await session.scalar(select(func.count()).select_from(Customer))) or 0:
+        return
+    channels = {c.name: c for c in (await session.scalars(select(Channel))).all()}
+    config = await load_workspace_config(session)
+    now = clock.now()
+    for person in CUSTOMERS:
+        sender = Sender(
+            identities=(
+                (identity_key("email", person.email), Assurance.INTEGRATION.value),
+                (identity_key("phone", person.phone), Assurance.INTEGRATION.value),
+            ),
+            name=person.name,
+        )
+        customer_id = None
+        for index, entry in enumerate(person.history):
+            channel = channels.get(entry.channel)
+            if channel is None:
+                continue
+            result = await ingest_inbound(
+                session,
+                channel,
+                InboundMessage(
+                    channel=channel.name,
+                    external_id=f"demo-{person.email}-{index}",
+                    sender=sender,
+                    text=entry.text,
+                    sent_at=now - timedelta(days=entry.days_ago),
+                ),
+                journey_window=config.journey_window,
+            )
+            customer_id = result.customer_id
+            if entry.resolve:
+                await resolve_journey(session, result.journey_id, outcome="resolved", actor="demo")
+        if customer_id is None:
+            continue
+        await update_customer(session, customer_id, dict(person.profile), actor="demo")
+        for order in person.orders:
+            await record_order(
+                session,
+                customer_id,
+                OrderInput(
+                    order.id,
+                    [{"name": order.item, "quantity": 1}],
+                    order.amount,
+                    config.currency,
+                    now - timedelta(days=order.days_ago),
+                ),
+                actor="demo",
+            )
+
+
+async def seed_demo(settings: Settings) -> str:
+    """Seed sample customers once; return a new demo token (the previous one is revoked)."""
+    db = Database.connect(settings.database_url, pool_size=1)
+    try:
+        await db.transaction(_seed_customers)
+
+        async def rotate(session: AsyncSession) -> str:
+            await revoke_token(session, DEMO_TOKEN_NAME)
+            return await create_token(session, DEMO_TOKEN_NAME)
+
+        return await db.transaction(rotate)
+    finally:
+        await db.dispose()

@@ -1,0 +1,36 @@
+"""The running hub's shared services, handed to routes, listeners and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from relaydesk.cache import TTLCache
+from relaydesk.db import Database
+from relaydesk.realtime import Broadcast, MemoryBroadcast
+from relaydesk.settings import Settings
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    db: Database
+    broadcast: Broadcast = field(default_factory=MemoryBroadcast)
+    work_available: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set after a commit that queued outbox work, so the worker wakes without polling."""
+    config_cache: TTLCache = field(default_factory=TTLCache)
+    """Channels and workspace settings, re-read at most once a second."""
+
+    def wake_worker(self) -> None:
+        self.work_available.set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Hub:
+        return cls(
+            settings=settings,
+            db=Database.connect(settings.database_url, pool_size=settings.db_pool_size),
+        )
+
+    async def close(self) -> None:
+        await self.broadcast.close()
+        await self.db.dispose()

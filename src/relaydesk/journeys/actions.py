@@ -1,0 +1,279 @@
+"""Writes for journeys: ingest an inbound message, resolve and reopen journeys."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaydesk import clock
+from relaydesk.bus import publish
+from relaydesk.channels.actions import touch_inbound
+from relaydesk.channels.base import InboundMessage
+from relaydesk.channels.models import Channel
+from relaydesk.customers.actions import SenderIdentities, resolve_sender
+from relaydesk.db import new_id
+from relaydesk.journeys.events import (
+    ChannelSwitched,
+    ConversationOpened,
+    JourneyOpened,
+    JourneyReopened,
+    JourneyResolved,
+    MessageReceived,
+)
+from relaydesk.journeys.models import Conversation, Journey, Message
+from relaydesk.journeys.states import (
+    ACTIVE_JOURNEY_STATUSES,
+    ConversationStatus,
+    ConversationTrigger,
+    JourneyStatus,
+    JourneyTrigger,
+    next_conversation_status,
+    next_journey_status,
+)
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    journey_id: uuid.UUID
+    customer_id: uuid.UUID
+    duplicate: bool
+
+
+async def find_duplicate(
+    session: AsyncSession, channel_id: uuid.UUID, external_id: str
+) -> IngestResult | None:
+    row = (
+        await session.execute(
+            select(
+                Message.id, Message.conversation_id, Message.journey_id, Message.customer_id
+            ).where(Message.channel_id == channel_id, Message.external_id == external_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return IngestResult(row[0], row[1], row[2], row[3], duplicate=True)
+
+
+async def ingest_inbound(
+    session: AsyncSession,
+    channel: Channel,
+    inbound: InboundMessage,
+    *,
+    journey_window: timedelta,
+) -> IngestResult:
+    """Store one customer message exactly once and attach it to the customer's journey.
+
+    Resolve the sender to one customer, join their active journey (or reopen one resolved
+    within ``journey_window``, or open a new one), find or open the conversation on this
+    channel, store the message and publish ``MessageReceived``. A repeat of the same
+    (channel, external id) returns the original ids and writes nothing.
+    """
+    duplicate = await find_duplicate(session, channel.id, inbound.external_id)
+    if duplicate is not None:
+        return duplicate
+    now = clock.now()
+    resolution = await resolve_sender(
+        session,
+        SenderIdentities(
+            trusted=inbound.sender.identities,
+            claims=inbound.sender.claims,
+            name=inbound.sender.name,
+            channel=channel.name,
+        ),
+    )
+    customer_id = resolution.customer_id
+    journey = await _journey_for(session, customer_id, channel, journey_window, now)
+    conversation = await _conversation_for(session, journey, channel, inbound.thread_key, now)
+    happened_at = (
+        inbound.sent_at if inbound.sent_at and inbound.sent_at <= now + CLOCK_SKEW else now
+    )
+    message_id = new_id()
+    await session.execute(
+        insert(Message).values(
+            id=message_id,
+            conversation_id=conversation.id,
+            journey_id=journey.id,
+            customer_id=customer_id,
+            channel_id=channel.id,
+            external_id=inbound.external_id,
+            direction="inbound",
+            author_type="customer",
+            author_id=None,
+            text=inbound.text,
+            meta=inbound.meta,
+            sent_at=inbound.sent_at,
+            created_at=happened_at,
+            received_at=now,
+        )
+    )
+    if inbound.context:
+        journey.context = {**(journey.context or {}), **inbound.context}
+    journey.last_activity_at = max(journey.last_activity_at, happened_at)
+    journey.updated_at = now
+    conversation.last_message_at = max(conversation.last_message_at, happened_at)
+    await touch_inbound(session, channel.id, now)
+    await publish(
+        session,
+        MessageReceived(
+            customer_id=customer_id,
+            journey_id=journey.id,
+            message_id=message_id,
+            conversation_id=conversation.id,
+            channel=channel.name,
+        ),
+    )
+    return IngestResult(message_id, conversation.id, journey.id, customer_id, duplicate=False)
+
+
+async def _journey_for(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    channel: Channel,
+    window: timedelta,
+    now: datetime,
+) -> Journey:
+    """The customer's active journey, one resolved within the window (reopened), or a new one."""
+    journey = await session.scalar(
+        select(Journey)
+        .where(Journey.customer_id == customer_id, Journey.status.in_(ACTIVE_JOURNEY_STATUSES))
+        .order_by(Journey.last_activity_at.desc(), Journey.id.desc())
+        .limit(1)
+    )
+    if journey is not None:
+        journey.status = next_journey_status(journey.status, JourneyTrigger.CUSTOMER_MESSAGE)
+        return journey
+    recent = await session.scalar(
+        select(Journey)
+        .where(
+            Journey.customer_id == customer_id,
+            Journey.status == JourneyStatus.RESOLVED.value,
+            Journey.resolved_at >= now - window,
+        )
+        .order_by(Journey.resolved_at.desc(), Journey.id.desc())
+        .limit(1)
+    )
+    if recent is not None:
+        recent.status = next_journey_status(recent.status, JourneyTrigger.REOPEN)
+        recent.resolved_at = None
+        recent.outcome = None
+        recent.reopen_count += 1
+        await publish(
+            session,
+            JourneyReopened(customer_id=customer_id, journey_id=recent.id, channel=channel.name),
+        )
+        return recent
+    journey = Journey(
+        id=new_id(),
+        customer_id=customer_id,
+        status=JourneyStatus.OPEN.value,
+        owner_type="unassigned",
+        context={},
+        created_at=now,
+        updated_at=now,
+        last_activity_at=now,
+        reopen_count=0,
+    )
+    session.add(journey)
+    await session.flush()
+    await publish(
+        session, JourneyOpened(customer_id=customer_id, journey_id=journey.id, channel=channel.name)
+    )
+    return journey
+
+
+async def _conversation_for(
+    session: AsyncSession, journey: Journey, channel: Channel, thread_key: str, now: datetime
+) -> Conversation:
+    conversations = (
+        await session.scalars(
+            select(Conversation)
+            .where(Conversation.journey_id == journey.id)
+            .order_by(Conversation.last_message_at.desc())
+        )
+    ).all()
+    for conversation in conversations:
+        if conversation.channel_id == channel.id and conversation.thread_key == thread_key:
+            if conversation.status == ConversationStatus.CLOSED.value:
+                conversation.status = next_conversation_status(
+                    conversation.status, ConversationTrigger.REOPEN
+                )
+                conversation.closed_at = None
+            return conversation
+    conversation = Conversation(
+        id=new_id(),
+        journey_id=journey.id,
+        customer_id=journey.customer_id,
+        channel_id=channel.id,
+        thread_key=thread_key,
+        status=ConversationStatus.OPEN.value,
+        created_at=now,
+        last_message_at=now,
+    )
+    session.add(conversation)
+    await session.flush()
+    await publish(
+        session,
+        ConversationOpened(
+            customer_id=journey.customer_id,
+            journey_id=journey.id,
+            conversation_id=conversation.id,
+            channel=channel.name,
+        ),
+    )
+    previous = next((c for c in conversations if c.channel_id != channel.id), None)
+    if previous is not None:
+        from_name = await session.scalar(
+            select(Channel.name).where(Channel.id == previous.channel_id)
+        )
+        await publish(
+            session,
+            ChannelSwitched(
+                customer_id=journey.customer_id,
+                journey_id=journey.id,
+                from_channel=from_name or "",
+                to_channel=channel.name,
+            ),
+        )
+    return conversation
+
+
+class JourneyNotFound(LookupError):
+    pass
+
+
+async def resolve_journey(
+    session: AsyncSession, journey_id: uuid.UUID, *, outcome: str, actor: str
+) -> Journey:
+    """Mark the journey resolved and close its conversations."""
+    journey = await session.scalar(
+        select(Journey).where(Journey.id == journey_id).with_for_update()
+    )
+    if journey is None:
+        raise JourneyNotFound(str(journey_id))
+    now = clock.now()
+    journey.status = next_journey_status(journey.status, JourneyTrigger.RESOLVE)
+    journey.resolved_at = now
+    journey.outcome = outcome
+    journey.updated_at = now
+    await session.execute(
+        update(Conversation)
+        .where(
+            Conversation.journey_id == journey_id,
+            Conversation.status == ConversationStatus.OPEN.value,
+        )
+        .values(status=ConversationStatus.CLOSED.value, closed_at=now)
+    )
+    await publish(
+        session,
+        JourneyResolved(customer_id=journey.customer_id, journey_id=journey.id, outcome=outcome),
+        actor=actor,
+    )
+    return journey

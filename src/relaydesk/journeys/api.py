@@ -1,0 +1,147 @@
+"""Routes: post a customer message (the API channel's inbound), read and resolve journeys."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Response
+from sqlalchemy import select
+
+from relaydesk.api.deps import HubDep, PrincipalDep
+from relaydesk.api.errors import ApiError, field_error
+from relaydesk.channels.api_channel import ApiChannel, sender_from_api
+from relaydesk.channels.base import InboundMessage
+from relaydesk.channels.models import Channel
+from relaydesk.channels.registry import build_adapter
+from relaydesk.customers.identities import InvalidIdentity
+from relaydesk.hub import Hub
+from relaydesk.journeys.actions import JourneyNotFound, ingest_inbound, resolve_journey
+from relaydesk.journeys.queries import journey_view
+from relaydesk.journeys.schemas import JourneyOut, MessageAccepted, MessageIn, ResolveIn
+from relaydesk.journeys.states import InvalidTransition
+from relaydesk.workspace.config import WorkspaceConfig, load_workspace_config
+
+router = APIRouter(tags=["messages and journeys"])
+
+
+@dataclass(frozen=True)
+class _ChannelSnapshot:
+    row: Channel | None
+
+
+async def _channel(hub: Hub, name: str) -> Channel | None:
+    async def load() -> _ChannelSnapshot:
+        async with hub.db.read() as session:
+            return _ChannelSnapshot(
+                await session.scalar(select(Channel).where(Channel.name == name))
+            )
+
+    return (await hub.config_cache.get(("channel", name), load)).row
+
+
+async def workspace_config(hub: Hub) -> WorkspaceConfig:
+    async def load() -> WorkspaceConfig:
+        async with hub.db.read() as session:
+            return await load_workspace_config(session)
+
+    return await hub.config_cache.get("workspace", load)
+
+
+@router.post(
+    "/messages",
+    status_code=201,
+    response_model=MessageAccepted,
+    responses={
+        200: {"model": MessageAccepted, "description": "Already stored (same external_id)"},
+        404: {"description": "No channel of that name"},
+        413: {"description": "Text longer than the limit"},
+    },
+    summary="Post a customer message through an API channel",
+)
+async def post_message(
+    body: MessageIn, hub: HubDep, principal: PrincipalDep, response: Response
+) -> MessageAccepted:
+    limit = hub.settings.max_text_length
+    if len(body.text) > limit:
+        raise ApiError(
+            413,
+            "text_too_long",
+            f"text is {len(body.text)} characters; the limit is {limit}",
+            limit=limit,
+        )
+    channel = await _channel(hub, body.channel)
+    if channel is None:
+        raise ApiError(404, "unknown_channel", f"no channel named {body.channel!r}")
+    if channel.kind != ApiChannel.kind:
+        raise field_error(
+            ("body", "channel"),
+            f"{body.channel!r} is a {channel.kind} channel; only api channels accept messages here",
+        )
+    if not channel.enabled:
+        raise ApiError(409, "channel_disabled", f"channel {body.channel!r} is disabled")
+    adapter = build_adapter(channel.name, channel.kind, channel.settings)
+    assert isinstance(adapter, ApiChannel)
+    config = await workspace_config(hub)
+    try:
+        sender = sender_from_api(
+            body.sender,
+            channel_name=channel.name,
+            trusted=adapter.trusts_identities,
+            default_region=config.default_country,
+        )
+    except InvalidIdentity as exc:
+        raise field_error(("body", "sender", exc.kind), exc.reason) from None
+    if not sender.identities:
+        needed = "email, phone or handle" if adapter.trusts_identities else "handle"
+        raise field_error(("body", "sender"), f"the sender needs at least one of: {needed}")
+    inbound = InboundMessage(
+        channel=channel.name,
+        external_id=body.external_id,
+        sender=sender,
+        text=body.text,
+        sent_at=body.sent_at,
+        thread_key=body.thread or "",
+        context=body.context or {},
+    )
+    result = await hub.db.transaction(
+        lambda s: ingest_inbound(s, channel, inbound, journey_window=config.journey_window)
+    )
+    if result.duplicate:
+        response.status_code = 200
+    else:
+        hub.wake_worker()
+    return MessageAccepted(
+        message_id=result.message_id,
+        conversation_id=result.conversation_id,
+        journey_id=result.journey_id,
+        customer_id=result.customer_id,
+        duplicate=result.duplicate,
+    )
+
+
+@router.get("/journeys/{journey_id}", response_model=JourneyOut, summary="A journey")
+async def get_journey(journey_id: uuid.UUID, hub: HubDep, _: PrincipalDep) -> JourneyOut:
+    async with hub.db.read() as session:
+        view = await journey_view(session, journey_id)
+    if view is None:
+        raise ApiError(404, "journey_not_found", f"no journey {journey_id}")
+    return view
+
+
+@router.post(
+    "/journeys/{journey_id}/resolve", response_model=JourneyOut, summary="Resolve a journey"
+)
+async def post_resolve(
+    journey_id: uuid.UUID, body: ResolveIn, hub: HubDep, principal: PrincipalDep
+) -> JourneyOut:
+    try:
+        await hub.db.transaction(
+            lambda s: resolve_journey(s, journey_id, outcome=body.outcome, actor=principal.actor)
+        )
+    except JourneyNotFound:
+        raise ApiError(404, "journey_not_found", f"no journey {journey_id}") from None
+    except InvalidTransition as exc:
+        raise ApiError(409, "invalid_transition", str(exc)) from None
+    hub.wake_worker()
+    return await get_journey(journey_id, hub, principal)

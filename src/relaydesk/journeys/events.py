@@ -1,0 +1,45 @@
+"""Events of the journeys domain; analytics (containment, channel switching, contacts per
+resolution) are computed from these."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from relaydesk.bus import DomainEvent
+
+
+class MessageReceived(DomainEvent):
+    name: ClassVar[str] = "message.received"
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    channel: str
+
+
+class JourneyOpened(DomainEvent):
+    name: ClassVar[str] = "journey.opened"
+    channel: str
+
+
+class JourneyReopened(DomainEvent):
+    name: ClassVar[str] = "journey.reopened"
+    channel: str
+
+
+class JourneyResolved(DomainEvent):
+    name: ClassVar[str] = "journey.resolved"
+    outcome: str
+
+
+class ConversationOpened(DomainEvent):
+    name: ClassVar[str] = "conversation.opened"
+    conversation_id: uuid.UUID
+    channel: str
+
+
+class ChannelSwitched(DomainEvent):
+    """The customer continued the same journey on another channel."""
+
+    name: ClassVar[str] = "journey.channel_switched"
+    from_channel: str
+    to_channel: str

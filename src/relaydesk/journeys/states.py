@@ -1,0 +1,69 @@
+"""The only place journey and conversation statuses may change: explicit transition tables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JourneyStatus(StrEnum):
+    OPEN = "open"
+    WAITING = "waiting"
+    """Waiting on the customer; a customer message makes it open again."""
+    RESOLVED = "resolved"
+
+
+class JourneyTrigger(StrEnum):
+    CUSTOMER_MESSAGE = "customer_message"
+    WAIT_ON_CUSTOMER = "wait_on_customer"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ConversationTrigger(StrEnum):
+    CLOSE = "close"
+    REOPEN = "reopen"
+
+
+class InvalidTransition(ValueError):
+    def __init__(self, machine: str, status: str, trigger: str) -> None:
+        super().__init__(f"{machine}: cannot {trigger} from {status}")
+        self.status = status
+        self.trigger = trigger
+
+
+JOURNEY_TRANSITIONS: dict[tuple[JourneyStatus, JourneyTrigger], JourneyStatus] = {
+    (JourneyStatus.OPEN, JourneyTrigger.CUSTOMER_MESSAGE): JourneyStatus.OPEN,
+    (JourneyStatus.WAITING, JourneyTrigger.CUSTOMER_MESSAGE): JourneyStatus.OPEN,
+    (JourneyStatus.OPEN, JourneyTrigger.WAIT_ON_CUSTOMER): JourneyStatus.WAITING,
+    (JourneyStatus.OPEN, JourneyTrigger.RESOLVE): JourneyStatus.RESOLVED,
+    (JourneyStatus.WAITING, JourneyTrigger.RESOLVE): JourneyStatus.RESOLVED,
+    (JourneyStatus.RESOLVED, JourneyTrigger.REOPEN): JourneyStatus.OPEN,
+}
+
+CONVERSATION_TRANSITIONS: dict[
+    tuple[ConversationStatus, ConversationTrigger], ConversationStatus
+] = {
+    (ConversationStatus.OPEN, ConversationTrigger.CLOSE): ConversationStatus.CLOSED,
+    (ConversationStatus.CLOSED, ConversationTrigger.REOPEN): ConversationStatus.OPEN,
+}
+
+ACTIVE_JOURNEY_STATUSES = (JourneyStatus.OPEN.value, JourneyStatus.WAITING.value)
+
+
+def next_journey_status(status: str, trigger: JourneyTrigger) -> JourneyStatus:
+    try:
+        return JOURNEY_TRANSITIONS[(JourneyStatus(status), trigger)]
+    except (KeyError, ValueError):
+        raise InvalidTransition("journey", status, trigger.value) from None
+
+
+def next_conversation_status(status: str, trigger: ConversationTrigger) -> ConversationStatus:
+    try:
+        return CONVERSATION_TRANSITIONS[(ConversationStatus(status), trigger)]
+    except (KeyError, ValueError):
+        raise InvalidTransition("conversation", status, trigger.value) from None

@@ -1,0 +1,55 @@
+"""Running the hub: the web server (uvicorn) and a standalone worker process.
+
+Both stop cleanly on SIGTERM: uvicorn stops accepting, lets in-flight requests finish, then
+the lifespan stops the worker after its current job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import uvicorn
+
+from relaydesk.app import create_app
+from relaydesk.hub import Hub
+from relaydesk.logs import UVICORN_LOG_CONFIG, configure_logging
+from relaydesk.settings import Settings
+from relaydesk.worker import Worker
+
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+def run_server(settings: Settings, *, host: str, port: int) -> None:
+    configure_logging(settings.log_level)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_config=UVICORN_LOG_CONFIG,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        proxy_headers=True,
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
+
+
+def run_worker_process(settings: Settings) -> None:
+    configure_logging(settings.log_level)
+
+    async def main() -> None:
+        hub = Hub.from_settings(settings)
+        worker = Worker(hub)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        worker.start()
+        await stop.wait()
+        await worker.stop()
+        await hub.close()
+
+    asyncio.run(main())

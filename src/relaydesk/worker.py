@@ -1,0 +1,176 @@
+"""Delivers outbox work to listeners after commit; retries with backoff; dead-letters.
+
+Several workers (in several processes) may run at once: rows are claimed under a lease,
+with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; a worker that dies leaves its rows to be
+claimed again when the lease runs out, which is why every listener is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaydesk import clock
+from relaydesk.bus import Event, OutboxEntry, StoredEvent, listener_by_name
+from relaydesk.hub import Hub
+
+log = logging.getLogger("relaydesk.worker")
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 10
+BASE_BACKOFF = 1.0
+MAX_BACKOFF = 3600.0
+
+
+def backoff(attempt: int) -> timedelta:
+    """Exponential backoff with full jitter: up to 1 s, 2 s, 4 s, ... capped at an hour."""
+    ceiling = min(MAX_BACKOFF, BASE_BACKOFF * 2 ** max(0, attempt - 1))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    entry_id: uuid.UUID
+    listener: str
+    attempts: int
+    event: StoredEvent
+
+
+async def claim(session: AsyncSession, *, limit: int, worker_id: str) -> list[Claimed]:
+    now = clock.now()
+    rows = (
+        await session.execute(
+            select(OutboxEntry, Event)
+            .join(Event, Event.id == OutboxEntry.event_id)
+            .where(
+                OutboxEntry.status == "pending",
+                OutboxEntry.available_at <= now,
+                (OutboxEntry.locked_until.is_(None)) | (OutboxEntry.locked_until < now),
+            )
+            .order_by(OutboxEntry.available_at, OutboxEntry.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=OutboxEntry)
+        )
+    ).all()
+    claimed = []
+    for entry, event in rows:
+        entry.locked_until = now + LEASE
+        entry.attempts += 1
+        claimed.append(
+            Claimed(
+                entry.id,
+                entry.listener,
+                entry.attempts,
+                StoredEvent(
+                    event.id,
+                    event.name,
+                    event.occurred_at,
+                    event.customer_id,
+                    event.journey_id,
+                    event.actor,
+                    event.payload,
+                ),
+            )
+        )
+    return claimed
+
+
+class Worker:
+    def __init__(self, hub: Hub, *, batch: int = 50, worker_id: str | None = None) -> None:
+        self.hub = hub
+        self.batch = batch
+        self.worker_id = worker_id or uuid.uuid4().hex[:8]
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> int:
+        """Claim and process one batch; returns how many entries were handled."""
+        claimed = await self.hub.db.transaction(
+            lambda s: claim(s, limit=self.batch, worker_id=self.worker_id)
+        )
+        for item in claimed:
+            await self._process(item)
+        return len(claimed)
+
+    async def _process(self, item: Claimed) -> None:
+        listener = listener_by_name(item.listener)
+        error: str | None = None
+        if listener is None:
+            error = f"no listener named {item.listener}"
+        else:
+            try:
+                await listener.handler(self.hub, item.event)
+            except Exception as exc:  # a listener's failure must not stop the worker
+                error = f"{type(exc).__name__}: {exc}"[:2000]
+                log.warning(
+                    "listener %s failed on event %s (attempt %d): %s",
+                    item.listener,
+                    item.event.id,
+                    item.attempts,
+                    type(exc).__name__,
+                )
+        await self.hub.db.transaction(lambda s: _finish(s, item, error))
+
+    async def drain(self, *, max_rounds: int = 1000) -> int:
+        """Process until nothing is due (for tests and the CLI)."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = await self.run_once()
+            total += handled
+            if handled == 0:
+                break
+        return total
+
+    async def run(self) -> None:
+        poll = self.hub.settings.worker_poll_interval
+        while not self._stopping.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("worker round failed; retrying")
+                handled = 0
+            if handled == 0:
+                self.hub.work_available.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wait_for_work(), timeout=poll)
+
+    async def _wait_for_work(self) -> None:
+        stop = asyncio.ensure_future(self._stopping.wait())
+        work = asyncio.ensure_future(self.hub.work_available.wait())
+        try:
+            await asyncio.wait({stop, work}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            work.cancel()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"relaydesk-worker-{self.worker_id}")
+
+    async def stop(self) -> None:
+        """Finish the job in hand, then stop."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+
+
+async def _finish(session: AsyncSession, item: Claimed, error: str | None) -> None:
+    now = clock.now()
+    if error is None:
+        values: dict[str, object] = {"status": "done", "locked_until": None, "last_error": None}
+    elif item.attempts >= MAX_ATTEMPTS:
+        values = {"status": "dead", "locked_until": None, "last_error": error}
+    else:
+        values = {
+            "available_at": now + backoff(item.attempts),
+            "locked_until": None,
+            "last_error": error,
+        }
+    await session.execute(update(OutboxEntry).where(OutboxEntry.id == item.entry_id).values(values))
