@@ -12,8 +12,8 @@ from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import migrate
 from relaydesk.settings import Settings
@@ -37,7 +37,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(db_app, name="db")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DatabaseUrl = Annotated[
     str | None,
@@ -63,7 +63,8 @@ def load_settings(database_url: str | None, **overrides: object) -> Settings:
         return Settings(**values)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
-            f"RELAYDESK_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            f"RELAYDESK_{'_'.join(str(p) for p in e['loc']).upper()}: "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
             for e in exc.errors(include_url=False)
         )
         raise fail(f"bad configuration: {problems}") from None

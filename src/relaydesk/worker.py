@@ -159,6 +159,7 @@ class Worker:
         self._stopping.set()
         if self._task is not None:
             await self._task
+        log.info("worker stopped")
 
 
 async def _finish(session: AsyncSession, item: Claimed, error: str | None) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
 from relaydesk.bus import publish
+from relaydesk.clock import as_utc
 from relaydesk.customers.events import (
     CustomerCreated,
     CustomersMerged,
@@ -461,7 +462,7 @@ async def record_order(
     row.items = order.items
     row.amount = order.amount
     row.currency = order.currency
-    row.ordered_at = order.ordered_at
+    row.ordered_at = as_utc(order.ordered_at)
     row.updated_at = now
     await session.flush()
     await publish(

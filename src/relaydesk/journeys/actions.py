@@ -14,6 +14,7 @@ from relaydesk.bus import publish
 from relaydesk.channels.actions import touch_inbound
 from relaydesk.channels.base import InboundMessage
 from relaydesk.channels.models import Channel
+from relaydesk.clock import as_utc
 from relaydesk.customers.actions import SenderIdentities, resolve_sender
 from relaydesk.db import new_id
 from relaydesk.journeys.events import (
@@ -92,9 +93,8 @@ async def ingest_inbound(
     customer_id = resolution.customer_id
     journey = await _journey_for(session, customer_id, channel, journey_window, now)
     conversation = await _conversation_for(session, journey, channel, inbound.thread_key, now)
-    happened_at = (
-        inbound.sent_at if inbound.sent_at and inbound.sent_at <= now + CLOCK_SKEW else now
-    )
+    sent_at = as_utc(inbound.sent_at) if inbound.sent_at else None
+    happened_at = sent_at if sent_at and sent_at <= now + CLOCK_SKEW else now
     message_id = new_id()
     await session.execute(
         insert(Message).values(
@@ -109,7 +109,7 @@ async def ingest_inbound(
             author_id=None,
             text=inbound.text,
             meta=inbound.meta,
-            sent_at=inbound.sent_at,
+            sent_at=sent_at,
             created_at=happened_at,
             received_at=now,
         )
