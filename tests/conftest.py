@@ -26,6 +26,8 @@ from relaydesk.db import metadata
 from relaydesk.hub import Hub
 from relaydesk.settings import Settings
 
+pytest_plugins = ["tests.helpers.loopback"]
+
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 HOW_TO_POSTGRES = (
     "PostgreSQL tests skipped: no server answered. Run them with "

@@ -14,6 +14,7 @@ from relaydesk.api.deps import TokenCache
 from relaydesk.api.errors import install_error_handlers
 from relaydesk.api.router import router as api_router
 from relaydesk.bus import load_listeners
+from relaydesk.channels.webhook import router as webhook_router
 from relaydesk.hub import Hub
 from relaydesk.settings import Settings, get_settings
 from relaydesk.worker import Worker
@@ -113,4 +114,5 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         return {"status": "ok"}
 
     app.include_router(api_router)
+    app.include_router(webhook_router)
     return app

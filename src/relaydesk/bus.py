@@ -84,23 +84,40 @@ class StoredEvent:
 Handler = Callable[[Any, StoredEvent], Awaitable[None]]
 
 
+DeadHandler = Callable[[Any, StoredEvent, str], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class Listener:
     name: str
     event_name: str
     handler: Handler
+    on_dead: DeadHandler | None = None
+    """Called once when the worker gives up, e.g. to mark a message failed."""
+
+
+class RetryLater(Exception):
+    """Raise from a listener to be retried no sooner than ``after`` seconds."""
+
+    def __init__(self, reason: str, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.after = after
 
 
 _listeners: dict[str, list[Listener]] = {}
-_LISTENER_MODULES = ("relaydesk.journeys.listeners",)
+_LISTENER_MODULES = ("relaydesk.journeys.listeners", "relaydesk.channels.delivery")
 _loaded = False
 
 
-def on(event: type[DomainEvent]) -> Callable[[Handler], Handler]:
+def on(
+    event: type[DomainEvent], *, on_dead: DeadHandler | None = None
+) -> Callable[[Handler], Handler]:
     """Register ``handler`` for ``event``; the handler must be idempotent."""
 
     def register(handler: Handler) -> Handler:
-        listener = Listener(f"{handler.__module__}.{handler.__qualname__}", event.name, handler)
+        listener = Listener(
+            f"{handler.__module__}.{handler.__qualname__}", event.name, handler, on_dead
+        )
         bucket = _listeners.setdefault(event.name, [])
         if all(existing.name != listener.name for existing in bucket):
             bucket.append(listener)

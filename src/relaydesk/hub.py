@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+import httpx
+
 from relaydesk.cache import TTLCache
 from relaydesk.db import Database
 from relaydesk.realtime import Broadcast, MemoryBroadcast
@@ -20,6 +22,12 @@ class Hub:
     """Set after a commit that queued outbox work, so the worker wakes without polling."""
     config_cache: TTLCache = field(default_factory=TTLCache)
     """Channels and workspace settings, re-read at most once a second."""
+    http: httpx.AsyncClient = field(
+        default_factory=lambda: httpx.AsyncClient(
+            timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False
+        )
+    )
+    """For provider APIs (only the worker calls providers, never a request handler)."""
 
     def wake_worker(self) -> None:
         self.work_available.set()
@@ -32,5 +40,6 @@ class Hub:
         )
 
     async def close(self) -> None:
+        await self.http.aclose()
         await self.broadcast.close()
         await self.db.dispose()

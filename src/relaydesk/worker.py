@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
-from relaydesk.bus import Event, OutboxEntry, StoredEvent, listener_by_name
+from relaydesk.bus import Event, OutboxEntry, RetryLater, StoredEvent, listener_by_name
 from relaydesk.hub import Hub
 
 log = logging.getLogger("relaydesk.worker")
@@ -103,11 +103,14 @@ class Worker:
     async def _process(self, item: Claimed) -> None:
         listener = listener_by_name(item.listener)
         error: str | None = None
+        not_before: float | None = None
         if listener is None:
             error = f"no listener named {item.listener}"
         else:
             try:
                 await listener.handler(self.hub, item.event)
+            except RetryLater as exc:
+                error, not_before = f"retry: {exc}"[:2000], exc.after
             except Exception as exc:  # a listener's failure must not stop the worker
                 error = f"{type(exc).__name__}: {exc}"[:2000]
                 log.warning(
@@ -117,7 +120,12 @@ class Worker:
                     item.attempts,
                     type(exc).__name__,
                 )
-        await self.hub.db.transaction(lambda s: _finish(s, item, error))
+        dead = await self.hub.db.transaction(lambda s: _finish(s, item, error, not_before))
+        if dead and listener is not None and listener.on_dead is not None:
+            try:
+                await listener.on_dead(self.hub, item.event, error or "")
+            except Exception:
+                log.exception("dead-letter hook of %s failed", item.listener)
 
     async def drain(self, *, max_rounds: int = 1000) -> int:
         """Process until nothing is due (for tests and the CLI)."""
@@ -162,16 +170,21 @@ class Worker:
         log.info("worker stopped")
 
 
-async def _finish(session: AsyncSession, item: Claimed, error: str | None) -> None:
+async def _finish(
+    session: AsyncSession, item: Claimed, error: str | None, not_before: float | None = None
+) -> bool:
+    """Record the outcome; True when the entry just went to the dead letters."""
     now = clock.now()
+    dead = False
     if error is None:
         values: dict[str, object] = {"status": "done", "locked_until": None, "last_error": None}
     elif item.attempts >= MAX_ATTEMPTS:
         values = {"status": "dead", "locked_until": None, "last_error": error}
+        dead = True
     else:
-        values = {
-            "available_at": now + backoff(item.attempts),
-            "locked_until": None,
-            "last_error": error,
-        }
+        delay = backoff(item.attempts)
+        if not_before is not None:
+            delay = max(delay, timedelta(seconds=min(not_before, MAX_BACKOFF)))
+        values = {"available_at": now + delay, "locked_until": None, "last_error": error}
     await session.execute(update(OutboxEntry).where(OutboxEntry.id == item.entry_id).values(values))
+    return dead

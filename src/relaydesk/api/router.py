@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from relaydesk.api import events
+from relaydesk.api import events, outbox
 from relaydesk.channels import api as channels_api
 from relaydesk.customers import api as customers_api
 from relaydesk.journeys import api as journeys_api
+from relaydesk.journeys import replies_api
 
 router = APIRouter(prefix="/api/v1")
-for module in (journeys_api, customers_api, channels_api, events):
+for module in (journeys_api, replies_api, customers_api, channels_api, events, outbox):
     router.include_router(module.router)

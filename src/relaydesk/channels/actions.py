@@ -1,17 +1,28 @@
-"""Writes for channel records: health markers."""
+"""Writes for channels: health markers, delivery outcomes, consent signals, webhooks."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaydesk import clock
+from relaydesk.bus import publish
+from relaydesk.channels.base import ConsentChange, DeliveryUpdate, ParsedWebhook
 from relaydesk.channels.models import Channel
+from relaydesk.customers.actions import set_consent
+from relaydesk.customers.models import Identity
+from relaydesk.journeys.events import MessageDeliveryChanged
+from relaydesk.journeys.models import Message
 
 HEALTH_RESOLUTION = timedelta(seconds=1)
 """Health timestamps move at most once a second, so busy channels don't contend on one row."""
+
+DELIVERY_RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
+"""Receipts can arrive out of order; a status never moves back (failed is final)."""
 
 
 async def touch_inbound(session: AsyncSession, channel_id: uuid.UUID, now: datetime) -> None:
@@ -25,3 +36,155 @@ async def touch_inbound(session: AsyncSession, channel_id: uuid.UUID, now: datet
         )
         .values(last_inbound_at=now)
     )
+
+
+async def record_channel_error(session: AsyncSession, channel_id: uuid.UUID, error: str) -> None:
+    await session.execute(
+        update(Channel)
+        .where(Channel.id == channel_id)
+        .values(last_error=error[:1000], last_error_at=clock.now())
+    )
+
+
+async def _set_delivery(
+    session: AsyncSession,
+    message: Message,
+    status: str,
+    *,
+    at: datetime,
+    error_code: str | None = None,
+    error: str | None = None,
+) -> bool:
+    current = message.delivery_status or "queued"
+    if current == "failed" or (
+        status != "failed" and DELIVERY_RANK.get(status, 0) <= DELIVERY_RANK.get(current, 0)
+    ):
+        return False
+    message.delivery_status = status
+    message.delivery_updated_at = at
+    if status == "failed":
+        message.delivery_error_code = error_code
+        message.delivery_error = (error or "")[:2000] or None
+    await publish(
+        session,
+        MessageDeliveryChanged(
+            customer_id=message.customer_id,
+            journey_id=message.journey_id,
+            message_id=message.id,
+            status=status,
+            error_code=error_code,
+        ),
+    )
+    return True
+
+
+async def record_sent(
+    session: AsyncSession, message_id: uuid.UUID, external_id: str | None, status: str
+) -> None:
+    message = await session.get(Message, message_id)
+    if message is None:
+        return
+    now = clock.now()
+    if external_id and message.external_id is None:
+        message.external_id = external_id
+    message.sent_at = message.sent_at or now
+    await _set_delivery(session, message, status, at=now)
+    await session.execute(
+        update(Channel).where(Channel.id == message.channel_id).values(last_outbound_at=now)
+    )
+
+
+async def record_failed(
+    session: AsyncSession,
+    message_id: uuid.UUID,
+    *,
+    error: str,
+    code: str | None,
+    opted_out: bool,
+) -> None:
+    message = await session.get(Message, message_id)
+    if message is None:
+        return
+    await _set_delivery(session, message, "failed", at=clock.now(), error_code=code, error=error)
+    await record_channel_error(session, message.channel_id, error)
+    if opted_out:
+        channel = await session.get(Channel, message.channel_id)
+        if channel is not None:
+            await set_consent(
+                session, message.customer_id, channel.name, "revoked", source=f"provider:{code}"
+            )
+
+
+async def apply_delivery_update(
+    session: AsyncSession, channel: Channel, update_: DeliveryUpdate
+) -> bool:
+    """Apply a status callback; unknown message ids are ignored (not ours, or not yet sent)."""
+    message = await session.scalar(
+        select(Message).where(
+            Message.channel_id == channel.id,
+            Message.external_id == update_.external_id,
+            Message.direction == "outbound",
+        )
+    )
+    if message is None:
+        return False
+    changed = await _set_delivery(
+        session,
+        message,
+        update_.status,
+        at=update_.at or clock.now(),
+        error_code=update_.error_code,
+        error=update_.error,
+    )
+    if update_.status == "failed":
+        await record_channel_error(
+            session,
+            channel.id,
+            f"delivery failed: {update_.error_code or ''} {update_.error or ''}",
+        )
+    if update_.opted_out:
+        await set_consent(
+            session,
+            message.customer_id,
+            channel.name,
+            "revoked",
+            source=f"provider:{update_.error_code}",
+        )
+    return changed
+
+
+async def apply_consent_change(
+    session: AsyncSession, channel: Channel, change: ConsentChange
+) -> None:
+    customer_id = await session.scalar(
+        select(Identity.customer_id).where(
+            Identity.kind == change.identity.kind,
+            Identity.scope == change.identity.scope,
+            Identity.value == change.identity.value,
+        )
+    )
+    if customer_id is not None:
+        await set_consent(session, customer_id, channel.name, change.status, source=change.reason)
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    results: list[object]
+
+
+async def process_webhook(
+    session: AsyncSession, channel: Channel, parsed: ParsedWebhook, *, journey_window: timedelta
+) -> WebhookOutcome:
+    """Everything one verified webhook says, in one transaction."""
+    from relaydesk.journeys.actions import ingest_inbound
+
+    results: list[object] = []
+    for message in parsed.messages:
+        results.append(
+            await ingest_inbound(session, channel, message, journey_window=journey_window)
+        )
+    for delivery in parsed.deliveries:
+        await apply_delivery_update(session, channel, delivery)
+    for change in parsed.consent:
+        await apply_consent_change(session, channel, change)
+    return WebhookOutcome(results)

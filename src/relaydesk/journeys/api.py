@@ -30,7 +30,9 @@ class _ChannelSnapshot:
     row: Channel | None
 
 
-async def _channel(hub: Hub, name: str) -> Channel | None:
+async def channel_by_name(hub: Hub, name: str) -> Channel | None:
+    """The channel record, cached for a second (read on every inbound request)."""
+
     async def load() -> _ChannelSnapshot:
         async with hub.db.read() as session:
             return _ChannelSnapshot(
@@ -70,7 +72,7 @@ async def post_message(
             f"text is {len(body.text)} characters; the limit is {limit}",
             limit=limit,
         )
-    channel = await _channel(hub, body.channel)
+    channel = await channel_by_name(hub, body.channel)
     if channel is None:
         raise ApiError(404, "unknown_channel", f"no channel named {body.channel!r}")
     if channel.kind != ApiChannel.kind:

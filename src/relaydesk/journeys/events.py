@@ -43,3 +43,19 @@ class ChannelSwitched(DomainEvent):
     name: ClassVar[str] = "journey.channel_switched"
     from_channel: str
     to_channel: str
+
+
+class MessageQueued(DomainEvent):
+    """An outbound message waits for delivery (channels/delivery.py sends it)."""
+
+    name: ClassVar[str] = "message.queued"
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    channel: str
+
+
+class MessageDeliveryChanged(DomainEvent):
+    name: ClassVar[str] = "message.delivery_changed"
+    message_id: uuid.UUID
+    status: str
+    error_code: str | None = None

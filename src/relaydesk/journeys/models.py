@@ -48,8 +48,12 @@ class Conversation(Base):
     thread_key: Mapped[str] = mapped_column(String(300), default="")
     """Channel-specific thread identity (an email thread root); "" for one thread per channel."""
     status: Mapped[str] = mapped_column(String(16))
+    reply_to: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Where replies go on this channel, as the latest inbound message said (adapter-defined)."""
     created_at: Mapped[datetime]
     last_message_at: Mapped[datetime]
+    last_inbound_at: Mapped[datetime | None]
+    """Starts the provider's reply window (WhatsApp, Messenger: 24 h)."""
     closed_at: Mapped[datetime | None]
 
 
@@ -78,4 +82,7 @@ class Message(Base):
     """When it happened: the sender's time if plausible, else when the hub received it."""
     received_at: Mapped[datetime]
     delivery_status: Mapped[str | None] = mapped_column(String(16))
+    """Outbound only: queued → sent → delivered → read, or failed."""
     delivery_error: Mapped[str | None] = mapped_column(Text)
+    delivery_error_code: Mapped[str | None] = mapped_column(String(32))
+    delivery_updated_at: Mapped[datetime | None]

@@ -104,3 +104,39 @@ class TimelineItem(BaseModel):
 class Timeline(BaseModel):
     items: list[TimelineItem]
     next_cursor: str | None = Field(None, description="Pass as `after` for the next page")
+
+
+class ReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, Field(min_length=1, max_length=32_768)]
+    channel: str | None = Field(
+        None, description="Reply on this channel (default: where the customer wrote last)"
+    )
+    author_type: Literal["agent", "bot", "system"] = "agent"
+    author_id: Annotated[str, Field(max_length=100)] | None = None
+    buttons: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(
+        default_factory=list, max_length=10
+    )
+    template: dict[str, Any] | None = Field(
+        None, description="An approved template, for channels with a reply window"
+    )
+    tag: str | None = Field(None, description="A provider message tag such as HUMAN_AGENT")
+
+
+class MessageOut(BaseModel):
+    id: uuid.UUID
+    journey_id: uuid.UUID
+    conversation_id: uuid.UUID
+    customer_id: uuid.UUID
+    channel: str
+    direction: Literal["inbound", "outbound"]
+    author: str
+    text: str
+    external_id: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    delivery_status: str | None
+    delivery_error_code: str | None
+    delivery_error: str | None
+    delivery_updated_at: datetime | None

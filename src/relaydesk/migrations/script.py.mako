@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import relaydesk.db
-from sqlalchemy.dialects import postgresql  # noqa: F401
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

@@ -34,6 +34,13 @@ SECRET_KEYS = frozenset(
         "api_key",
     }
 )
+SECRET_SUFFIXES = ("_secret", "_token", "_password", "_key")
+
+
+def is_secret_setting(key: str) -> bool:
+    return key in SECRET_KEYS or key.endswith(SECRET_SUFFIXES)
+
+
 ENV_REFERENCE = re.compile(r"^env:[A-Za-z_][A-Za-z0-9_]*$")
 CHANNEL_CLASSES = ("voice", "chat", "messaging", "email")
 DEFAULT_CAPACITY = {"voice": 1, "chat": 3, "messaging": 4, "email": 5}
@@ -64,7 +71,7 @@ class ChannelSpec(_Strict):
         if kind is None:
             return value  # the kind itself is already reported
         for key, item in value.items():
-            if key in SECRET_KEYS and not (isinstance(item, str) and ENV_REFERENCE.match(item)):
+            if is_secret_setting(key) and not (isinstance(item, str) and ENV_REFERENCE.match(item)):
                 raise ValueError(
                     f"{key}: a secret; write a reference like env:MY_SECRET, never the value"
                 )

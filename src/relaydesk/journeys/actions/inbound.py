@@ -1,4 +1,4 @@
-"""Writes for journeys: ingest an inbound message, resolve and reopen journeys."""
+"""Ingesting an inbound message: customer, journey, conversation, message, in one go."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
@@ -22,7 +22,6 @@ from relaydesk.journeys.events import (
     ConversationOpened,
     JourneyOpened,
     JourneyReopened,
-    JourneyResolved,
     MessageReceived,
 )
 from relaydesk.journeys.models import Conversation, Journey, Message
@@ -119,6 +118,11 @@ async def ingest_inbound(
     journey.last_activity_at = max(journey.last_activity_at, happened_at)
     journey.updated_at = now
     conversation.last_message_at = max(conversation.last_message_at, happened_at)
+    if inbound.reply_to:
+        conversation.reply_to = inbound.reply_to
+    if inbound.opens_window:
+        last = conversation.last_inbound_at
+        conversation.last_inbound_at = happened_at if last is None else max(last, happened_at)
     await touch_inbound(session, channel.id, now)
     await publish(
         session,
@@ -214,6 +218,7 @@ async def _conversation_for(
         channel_id=channel.id,
         thread_key=thread_key,
         status=ConversationStatus.OPEN.value,
+        reply_to={},
         created_at=now,
         last_message_at=now,
     )
@@ -243,37 +248,3 @@ async def _conversation_for(
             ),
         )
     return conversation
-
-
-class JourneyNotFound(LookupError):
-    pass
-
-
-async def resolve_journey(
-    session: AsyncSession, journey_id: uuid.UUID, *, outcome: str, actor: str
-) -> Journey:
-    """Mark the journey resolved and close its conversations."""
-    journey = await session.scalar(
-        select(Journey).where(Journey.id == journey_id).with_for_update()
-    )
-    if journey is None:
-        raise JourneyNotFound(str(journey_id))
-    now = clock.now()
-    journey.status = next_journey_status(journey.status, JourneyTrigger.RESOLVE)
-    journey.resolved_at = now
-    journey.outcome = outcome
-    journey.updated_at = now
-    await session.execute(
-        update(Conversation)
-        .where(
-            Conversation.journey_id == journey_id,
-            Conversation.status == ConversationStatus.OPEN.value,
-        )
-        .values(status=ConversationStatus.CLOSED.value, closed_at=now)
-    )
-    await publish(
-        session,
-        JourneyResolved(customer_id=journey.customer_id, journey_id=journey.id, outcome=outcome),
-        actor=actor,
-    )
-    return journey
