@@ -14,6 +14,7 @@ from relaydesk.api.deps import TokenCache
 from relaydesk.api.errors import install_error_handlers
 from relaydesk.api.router import router as api_router
 from relaydesk.bus import load_listeners
+from relaydesk.channels.receivers import Receivers
 from relaydesk.channels.webhook import router as webhook_router
 from relaydesk.hub import Hub
 from relaydesk.settings import Settings, get_settings
@@ -87,11 +88,15 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         running = hub or Hub.from_settings(settings)
         app.state.hub = running
         worker = Worker(running) if settings.run_worker else None
-        if worker is not None:
+        receivers = Receivers(running) if settings.run_worker else None
+        if worker is not None and receivers is not None:
             worker.start()
+            receivers.start()
         try:
             yield
         finally:
+            if receivers is not None:
+                await receivers.stop()
             if worker is not None:
                 await worker.stop()
             if owned:

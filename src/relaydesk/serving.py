@@ -12,6 +12,7 @@ import signal
 import uvicorn
 
 from relaydesk.app import create_app
+from relaydesk.channels.receivers import Receivers
 from relaydesk.hub import Hub
 from relaydesk.logs import UVICORN_LOG_CONFIG, configure_logging
 from relaydesk.settings import Settings
@@ -47,8 +48,11 @@ def run_worker_process(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        receivers = Receivers(hub)
         worker.start()
+        receivers.start()
         await stop.wait()
+        await receivers.stop()
         await worker.stop()
         await hub.close()
 

@@ -6,9 +6,11 @@ Adding a channel = one adapter module + its fixtures + a contract test + a regis
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -204,6 +206,10 @@ def resolve_secret(reference: str | None, setting: str) -> str:
     return value
 
 
+Submit = Callable[[ParsedWebhook], Awaitable[list[Any]]]
+"""Stores what a receiver got (like a verified webhook) and returns the ingest results."""
+
+
 class ChannelAdapter(ABC):
     """A driver for one kind of channel (separate from the channel record that configures it)."""
 
@@ -211,6 +217,8 @@ class ChannelAdapter(ABC):
     Config: ClassVar[type[ChannelConfig]]
     capabilities: ClassVar[Capabilities]
     accepts_webhooks: ClassVar[bool] = True
+    has_receiver: ClassVar[bool] = False
+    """True for channels that listen or poll themselves (SMTP server, IMAP polling)."""
 
     def __init__(self, name: str, config: ChannelConfig) -> None:
         self.name = name
@@ -239,6 +247,14 @@ class ChannelAdapter(ABC):
     def after_processing(self, parsed: ParsedWebhook, results: list[Any]) -> WebhookReply:
         """The webhook's answer once its messages are stored (voice builds TwiML here)."""
         return parsed.reply
+
+    async def receive(self, submit: Submit, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, handing what arrives to ``submit`` (only if has_receiver).
+
+        Raise to report a failure: the hub records it in the channel's health and restarts
+        the receiver with backoff.
+        """
+        raise NotImplementedError
 
     @classmethod
     def address_from_identities(
