@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///relaydesk.db"
@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     """Largest request body accepted, in bytes; larger is refused with 413."""
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    secret_key: SecretStr | None = None
+    """Signs tokens given to browsers; set the same value on every instance (≥ 32 chars)."""
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -22,6 +23,7 @@ from relaydesk.channels.base import (
     DeliveryUpdate,
     InboundMessage,
     OutboundMessage,
+    OutboundRequest,
     ParsedWebhook,
     PayloadError,
     Sender,
@@ -79,8 +81,13 @@ class SignedAdapter(ChannelAdapter):
                     sender=Sender(((identity_key("phone", item["from"]), "provider"),)),
                     text=item["text"],
                     reply_to={"to": item["from"]},
+                    thread_refs=tuple(item.get("refs", ())),
+                    thread_key=item.get("thread", ""),
+                    author_type=item.get("author", "customer"),
                 )
             )
+        for index, channel in data.get("send_link", []):
+            parsed.outbound.append(OutboundRequest(index, channel, "Continue here: https://x.test"))
         for item in data.get("statuses", []):
             parsed.deliveries.append(
                 DeliveryUpdate(item["id"], item["status"], error_code=item.get("code"))
@@ -91,6 +98,13 @@ class SignedAdapter(ChannelAdapter):
 
     async def send(self, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
         return SendResult(external_id=f"out-{message.message_id}")
+
+    @classmethod
+    def address_from_identities(
+        cls, identities: list[tuple[str, str, str]], channel_name: str
+    ) -> dict[str, Any] | None:
+        phones = [value for kind, _scope, value in identities if kind == "phone"]
+        return {"to": phones[0]} if phones else None
 
 
 @pytest.fixture(autouse=True)
@@ -231,3 +245,59 @@ async def test_status_callbacks_and_opt_outs(
         f"/api/v1/journeys/{journey}/messages", json={"text": "Still there?"}
     )
     assert refused.status_code == 409 and refused.json()["error"] == "opted_out"
+
+
+async def test_thread_refs_join_the_answered_conversation(
+    anonymous: httpx.AsyncClient, client: httpx.AsyncClient, hub: Hub
+) -> None:
+    first = {"id": "M1", "from": "+46701234567", "text": "Question A", "thread": "A"}
+    other = {"id": "M2", "from": "+46701234567", "text": "Question B", "thread": "B"}
+    for item in (first, other):
+        body, headers = signed({"messages": [item]})
+        await anonymous.post("/hooks/sms", content=body, headers=headers)
+    journey = await scalar(hub, "select journey_id from messages where external_id = 'M1'")
+    reply = (
+        await client.post(f"/api/v1/journeys/{journey}/messages", json={"text": "Answer"})
+    ).json()
+    await Worker(hub).drain()
+    answer = {"id": "M3", "from": "+46701234567", "text": "Thanks!", "refs": ["nope", "M1"]}
+    body, headers = signed({"messages": [answer]})
+    await anonymous.post("/hooks/sms", content=body, headers=headers)
+    conversation_of = {}
+    for ext in ("M1", "M2", "M3"):
+        raw = await scalar(
+            hub, "select conversation_id from messages where external_id = :e", e=ext
+        )
+        conversation_of[ext] = str(uuid.UUID(str(raw)))
+    assert conversation_of["M3"] == conversation_of["M1"] != conversation_of["M2"]
+    assert reply["conversation_id"] in {conversation_of["M2"], conversation_of["M1"]}
+
+
+async def test_outbound_requests_are_queued_on_the_target_channel(
+    anonymous: httpx.AsyncClient, client: httpx.AsyncClient, hub: Hub
+) -> None:
+    await apply_text(
+        hub,
+        """
+channels:
+  - name: sms2
+    kind: test_signed
+    settings: {secret: env:TEST_HOOK_SECRET}
+""",
+    )
+    call = {"id": "CA1", "from": "+46701234567", "text": "Incoming call", "author": "system"}
+    body, headers = signed({"messages": [call], "send_link": [[0, "sms2"]]})
+    assert (await anonymous.post("/hooks/sms", content=body, headers=headers)).status_code == 200
+    customer = await scalar(hub, "select customer_id from messages where external_id = 'CA1'")
+    timeline = (await client.get(f"/api/v1/customers/{customer}/timeline")).json()["items"]
+    assert [(i["channel"], i["direction"], i["author"]) for i in timeline] == [
+        ("sms", "inbound", "system"),
+        ("sms2", "outbound", "system"),
+    ]
+    assert timeline[1]["text"].startswith("Continue here")
+    await Worker(hub).drain()
+    assert (await client.get(f"/api/v1/messages/{timeline[1]['message_id']}")).json()[
+        "delivery_status"
+    ] == "sent"
+    journey = (await client.get(f"/api/v1/journeys/{timeline[0]['journey_id']}")).json()
+    assert journey["channels"] == ["sms", "sms2"]

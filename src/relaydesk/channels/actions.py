@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
 from relaydesk.bus import publish
-from relaydesk.channels.base import ConsentChange, DeliveryUpdate, ParsedWebhook
+from relaydesk.channels.base import ConsentChange, DeliveryUpdate, OutboundRequest, ParsedWebhook
 from relaydesk.channels.models import Channel
 from relaydesk.customers.actions import set_consent
 from relaydesk.customers.models import Identity
-from relaydesk.journeys.events import MessageDeliveryChanged
+from relaydesk.journeys.events import MessageDeliveryChanged, OutboundRefused
 from relaydesk.journeys.models import Message
 
 HEALTH_RESOLUTION = timedelta(seconds=1)
@@ -187,4 +187,39 @@ async def process_webhook(
         await apply_delivery_update(session, channel, delivery)
     for change in parsed.consent:
         await apply_consent_change(session, channel, change)
+    for request in parsed.outbound:
+        await _queue_outbound_request(session, request, results)
     return WebhookOutcome(results)
+
+
+async def _queue_outbound_request(
+    session: AsyncSession, request: OutboundRequest, results: list[object]
+) -> None:
+    from relaydesk.journeys.actions import IngestResult, Reply, ReplyRefused, queue_reply
+
+    if not 0 <= request.for_message < len(results):
+        return
+    result = results[request.for_message]
+    assert isinstance(result, IngestResult)
+    try:
+        await queue_reply(
+            session,
+            result.journey_id,
+            Reply(
+                text=request.text,
+                author_type="system",
+                channel=request.channel,
+                buttons=request.buttons,
+            ),
+        )
+    except ReplyRefused as exc:
+        await publish(
+            session,
+            OutboundRefused(
+                customer_id=result.customer_id,
+                journey_id=result.journey_id,
+                channel=request.channel,
+                code=exc.code,
+                reason=exc.reason,
+            ),
+        )

@@ -49,6 +49,11 @@ class InboundMessage:
     """Channel-specific address for replies (a phone, a chat id, email thread headers)."""
     opens_window: bool = True
     """Whether this message (re)opens the provider's customer-care window."""
+    author_type: str = "customer"
+    """"system" for channel events shown on the timeline (a call started, an IVR choice)."""
+    thread_refs: tuple[str, ...] = ()
+    """External ids of earlier messages this one answers (email In-Reply-To, References):
+    it joins the conversation holding the first of them that is stored."""
 
 
 @dataclass(frozen=True)
@@ -84,11 +89,23 @@ class WebhookReply:
     content_type: str = "text/plain"
 
 
+@dataclass(frozen=True)
+class OutboundRequest:
+    """A message the channel wants sent in reply to ``messages[for_message]`` of the same
+    webhook, on ``channel`` (e.g. the IVR's "press 1 for an SMS link")."""
+
+    for_message: int
+    channel: str
+    text: str
+    buttons: tuple[str, ...] = ()
+
+
 @dataclass
 class ParsedWebhook:
     messages: list[InboundMessage] = field(default_factory=list)
     deliveries: list[DeliveryUpdate] = field(default_factory=list)
     consent: list[ConsentChange] = field(default_factory=list)
+    outbound: list[OutboundRequest] = field(default_factory=list)
     reply: WebhookReply = field(default_factory=WebhookReply)
 
 

@@ -113,12 +113,13 @@ class Receivers:
                 problem = f"receiver: {type(exc).__name__}: {exc}"[:1000]
                 log.warning("receiver of channel %s failed: %s", channel.name, type(exc).__name__)
                 with contextlib.suppress(Exception):
-                    await self.hub.db.transaction(
-                        lambda s, problem=problem: record_channel_error(s, channel.id, problem)
-                    )
+                    await self._record_error(channel.id, problem)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=delay)
                 delay = min(delay * 2, MAX_RESTART_DELAY)
+
+    async def _record_error(self, channel_id: uuid.UUID, problem: str) -> None:
+        await self.hub.db.transaction(lambda s: record_channel_error(s, channel_id, problem))
 
     def _submitter(self, channel: Channel) -> Any:
         async def submit(parsed: ParsedWebhook) -> list[Any]:

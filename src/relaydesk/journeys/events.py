@@ -59,3 +59,12 @@ class MessageDeliveryChanged(DomainEvent):
     message_id: uuid.UUID
     status: str
     error_code: str | None = None
+
+
+class OutboundRefused(DomainEvent):
+    """A message a channel asked for (e.g. an IVR link) broke the target channel's rules."""
+
+    name: ClassVar[str] = "message.outbound_refused"
+    channel: str
+    code: str
+    reason: str

@@ -80,7 +80,9 @@ class WorkspaceConfig(BaseModel):
 
 async def load_workspace_config(session: AsyncSession) -> WorkspaceConfig:
     rows = (await session.execute(select(WorkspaceSetting.key, WorkspaceSetting.value))).all()
-    return WorkspaceConfig.model_validate({key: value["value"] for key, value in rows})
+    return WorkspaceConfig.model_validate(
+        {key: value["value"] for key, value in rows if not key.startswith("_")}
+    )
 
 
 def dump_setting(value: Any) -> Any:

@@ -90,8 +90,12 @@ async def ingest_inbound(
         ),
     )
     customer_id = resolution.customer_id
-    journey = await _journey_for(session, customer_id, channel, journey_window, now)
-    conversation = await _conversation_for(session, journey, channel, inbound.thread_key, now)
+    threaded = await _threaded_conversation(session, channel, customer_id, inbound.thread_refs)
+    journey = await _journey_for(
+        session, customer_id, channel, journey_window, now, prefer=threaded
+    )
+    thread_key = threaded.thread_key if threaded is not None else inbound.thread_key
+    conversation = await _conversation_for(session, journey, channel, thread_key, now)
     sent_at = as_utc(inbound.sent_at) if inbound.sent_at else None
     happened_at = sent_at if sent_at and sent_at <= now + CLOCK_SKEW else now
     message_id = new_id()
@@ -104,7 +108,7 @@ async def ingest_inbound(
             channel_id=channel.id,
             external_id=inbound.external_id,
             direction="inbound",
-            author_type="customer",
+            author_type=inbound.author_type,
             author_id=None,
             text=inbound.text,
             meta=inbound.meta,
@@ -137,14 +141,49 @@ async def ingest_inbound(
     return IngestResult(message_id, conversation.id, journey.id, customer_id, duplicate=False)
 
 
+async def _threaded_conversation(
+    session: AsyncSession, channel: Channel, customer_id: uuid.UUID, refs: tuple[str, ...]
+) -> Conversation | None:
+    """The customer's conversation on this channel that holds a message the new one answers."""
+    if not refs:
+        return None
+    rows = (
+        await session.execute(
+            select(Message.external_id, Conversation)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Message.channel_id == channel.id,
+                Message.external_id.in_(refs),
+                Message.customer_id == customer_id,
+            )
+        )
+    ).all()
+    by_ref: dict[str | None, Conversation] = {ref: conv for ref, conv in rows}  # noqa: C416
+    return next((by_ref[ref] for ref in refs if ref in by_ref), None)
+
+
 async def _journey_for(
     session: AsyncSession,
     customer_id: uuid.UUID,
     channel: Channel,
     window: timedelta,
     now: datetime,
+    *,
+    prefer: Conversation | None = None,
 ) -> Journey:
-    """The customer's active journey, one resolved within the window (reopened), or a new one."""
+    """The journey of the thread answered (if still active or within the window), else the
+    customer's active journey, else one resolved within the window (reopened), else a new one."""
+    if prefer is not None:
+        threaded = await session.get(Journey, prefer.journey_id)
+        if threaded is not None and threaded.status in ACTIVE_JOURNEY_STATUSES:
+            threaded.status = next_journey_status(threaded.status, JourneyTrigger.CUSTOMER_MESSAGE)
+            return threaded
+        if (
+            threaded is not None
+            and threaded.resolved_at is not None
+            and threaded.resolved_at >= now - window
+        ):
+            return await _reopen(session, threaded, channel)
     journey = await session.scalar(
         select(Journey)
         .where(Journey.customer_id == customer_id, Journey.status.in_(ACTIVE_JOURNEY_STATUSES))
@@ -165,15 +204,7 @@ async def _journey_for(
         .limit(1)
     )
     if recent is not None:
-        recent.status = next_journey_status(recent.status, JourneyTrigger.REOPEN)
-        recent.resolved_at = None
-        recent.outcome = None
-        recent.reopen_count += 1
-        await publish(
-            session,
-            JourneyReopened(customer_id=customer_id, journey_id=recent.id, channel=channel.name),
-        )
-        return recent
+        return await _reopen(session, recent, channel)
     journey = Journey(
         id=new_id(),
         customer_id=customer_id,
@@ -189,6 +220,20 @@ async def _journey_for(
     await session.flush()
     await publish(
         session, JourneyOpened(customer_id=customer_id, journey_id=journey.id, channel=channel.name)
+    )
+    return journey
+
+
+async def _reopen(session: AsyncSession, journey: Journey, channel: Channel) -> Journey:
+    journey.status = next_journey_status(journey.status, JourneyTrigger.REOPEN)
+    journey.resolved_at = None
+    journey.outcome = None
+    journey.reopen_count += 1
+    await publish(
+        session,
+        JourneyReopened(
+            customer_id=journey.customer_id, journey_id=journey.id, channel=channel.name
+        ),
     )
     return journey
 
