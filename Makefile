@@ -3,6 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export UV_PYTHON_DOWNLOADS := never
+# Trust the system's certificate store too (corporate proxies add their roots there).
+export UV_SYSTEM_CERTS ?= 1
 PYTHON ?= python3
 export UV_PYTHON := $(PYTHON)
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
