@@ -1,0 +1,201 @@
+"""The quality bars of the bot, computed with the product's own NLU code.
+
+`relaydesk bot eval` calls `run_all(data_dir, test_dir)`: Banking77 accuracy, out-of-scope
+detection on held-out Banking77 intents, human-request recall and false-positive rate, the
+default pack's accuracy per language, and language identification on short messages.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relaydesk.bot import datasets
+from relaydesk.bot.nlu import NluModel
+from relaydesk.bot.pack import Pack, load_pack
+
+PACK_LANGUAGES = ("en", "id", "sv", "pl")
+# The out-of-scope threshold is chosen on a dev split of the *known* intents only: the
+# highest threshold that keeps dev in-scope accuracy at this level (unknown intents unseen).
+OOS_DEV_TARGET = 0.87
+
+
+@dataclass(frozen=True)
+class Bar:
+    name: str
+    value: float
+    target: float
+    higher_is_better: bool = True
+
+    @property
+    def passed(self) -> bool:
+        return self.value >= self.target if self.higher_is_better else self.value <= self.target
+
+
+@dataclass
+class EvalReport:
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bars: list[Bar] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(b.passed for b in self.bars)
+
+    def as_dict(self) -> dict[str, Any]:
+        bars = [{**asdict(b), "passed": b.passed} for b in self.bars]
+        return {"passed": self.passed, "bars": bars, "sections": self.sections}
+
+
+def _examples(items: Sequence[datasets.Labelled]) -> dict[str, dict[str, list[str]]]:
+    out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for x in items:
+        out[x.label][x.language].append(x.text)
+    return {k: dict(v) for k, v in out.items()}
+
+
+def evaluate_banking77(data_dir: Path) -> dict[str, Any]:
+    """Train on Banking77 train, report test accuracy (no out-of-scope rejection)."""
+    train = datasets.read_banking77(data_dir, "train")
+    test = datasets.read_banking77(data_dir, "test")
+    started = time.perf_counter()
+    model = NluModel.train(_examples(train), out_of_scope_threshold=0.0)
+    train_seconds = time.perf_counter() - started
+    predicted = model.classify_batch([x.text for x in test])
+    correct = sum(p[0] == x.label for p, x in zip(predicted, test, strict=True))
+    return {
+        "accuracy": round(correct / len(test), 4),
+        "train_examples": len(train),
+        "test_examples": len(test),
+        "train_seconds": round(train_seconds, 1),
+    }
+
+
+def _choose_threshold(model: NluModel, dev: Sequence[datasets.Labelled], target: float) -> float:
+    probs = model.classifier.predict_proba([x.text for x in dev])
+    labels = np.array(model.classifier.labels)
+    top = probs.max(axis=1)
+    correct = labels[probs.argmax(axis=1)] == np.array([x.label for x in dev])
+    best = 0.0
+    for th in np.unique(np.round(top, 3)):
+        if (correct & (top >= th)).mean() >= target:
+            best = max(best, float(th))
+    return best
+
+
+def evaluate_out_of_scope(
+    data_dir: Path, holdout: float = 0.25, seed: int = 0, dev_target: float = OOS_DEV_TARGET
+) -> dict[str, Any]:
+    """Hold out a quarter of Banking77's intents as unknown; report both sides of the trade."""
+    train = datasets.read_banking77(data_dir, "train")
+    test = datasets.read_banking77(data_dir, "test")
+    intents = sorted({x.label for x in train})
+    unknown = set(random.Random(seed).sample(intents, round(len(intents) * holdout)))
+    known_train = [x for x in train if x.label not in unknown]
+    shuffled = known_train[:]
+    random.Random(seed).shuffle(shuffled)
+    cut = int(len(shuffled) * 0.8)
+    dev_model = NluModel.train(_examples(shuffled[:cut]))
+    threshold = _choose_threshold(dev_model, shuffled[cut:], dev_target)
+    model = NluModel.train(_examples(known_train), out_of_scope_threshold=threshold)
+    probs = model.classifier.predict_proba([x.text for x in test])
+    labels = np.array(model.classifier.labels)
+    top, pred = probs.max(axis=1), labels[probs.argmax(axis=1)]
+    gold = np.array([x.label for x in test])
+    is_known = np.array([x.label not in unknown for x in test])
+
+    def at(th: float) -> tuple[float, float]:
+        accepted = top >= th
+        in_scope = float(((pred == gold) & accepted)[is_known].mean())
+        return round(in_scope, 4), round(float((~accepted)[~is_known].mean()), 4)
+
+    in_scope_acc, oos_recall = at(threshold)
+    curve = {f"{th:.2f}": at(th) for th in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)}
+    return {
+        "unknown_intents": sorted(unknown),
+        "threshold": round(threshold, 3),
+        "in_scope_accuracy": in_scope_acc,
+        "out_of_scope_recall": oos_recall,
+        "in_scope_accuracy_without_rejection": round(float((pred == gold)[is_known].mean()), 4),
+        "curve_threshold_to_in_scope_acc_and_oos_recall": curve,
+    }
+
+
+def evaluate_human_request(data_dir: Path, test_dir: Path, model: NluModel) -> dict[str, Any]:
+    """Recall on explicit requests, false positives on ordinary messages, via parse()."""
+    positives, negatives = datasets.human_request_sets(data_dir, test_dir)
+    misses = [x for x in positives if not model.parse(x.text).human_request]
+    false_pos = [x for x in negatives if model.parse(x.text).human_request]
+    by_lang = Counter(x.language for x in positives)
+    missed_lang = Counter(x.language for x in misses)
+    extra = {
+        name: round(sum(model.parse(t).human_request for t in texts) / max(1, len(texts)), 4)
+        for name, texts in datasets.bitext_person_requests(data_dir).items()
+    }
+    return {
+        "positives": len(positives),
+        "negatives": len(negatives),
+        "negatives_by_source": dict(Counter(x.source.split("-")[0] for x in negatives)),
+        "recall": round(1 - len(misses) / len(positives), 4),
+        "false_positive_rate": round(len(false_pos) / len(negatives), 4),
+        "recall_by_language": {
+            lang: round(1 - missed_lang[lang] / n, 4) for lang, n in sorted(by_lang.items())
+        },
+        "misses": [f"{x.language}: {x.text}" for x in misses],
+        "false_positives": [f"{x.source}: {x.text}" for x in false_pos],
+        "bitext_detection_rate": extra,
+    }
+
+
+def evaluate_pack(test_dir: Path, model: NluModel) -> dict[str, Any]:
+    """Intent accuracy of the full parse() on the held-out pack messages, per language."""
+    per_lang: dict[str, list[bool]] = defaultdict(list)
+    confusions: Counter[str] = Counter()
+    lang_ok: dict[str, list[bool]] = defaultdict(list)
+    for x in datasets.read_heldout(test_dir):
+        result = model.parse(x.text)
+        per_lang[x.language].append(result.intent == x.label)
+        lang_ok[x.language].append(result.language == x.language)
+        if result.intent != x.label:
+            confusions[f"{x.label} -> {result.intent}"] += 1
+    return {
+        "accuracy": {k: round(sum(v) / len(v), 4) for k, v in sorted(per_lang.items())},
+        "messages": {k: len(v) for k, v in sorted(per_lang.items())},
+        "language_detection_accuracy": {
+            k: round(sum(v) / len(v), 4) for k, v in sorted(lang_ok.items())
+        },
+        "top_confusions": dict(confusions.most_common(10)),
+    }
+
+
+def run_all(data_dir: Path | str, test_dir: Path | str, pack: Pack | None = None) -> EvalReport:
+    """Every bar; `data_dir` is the shared datasets folder, `test_dir` tests/bot/data."""
+    data_dir, test_dir = Path(data_dir), Path(test_dir)
+    report = EvalReport()
+    started = time.perf_counter()
+    model = NluModel.from_pack(pack or load_pack())
+    report.sections["pack_training_seconds"] = {"seconds": round(time.perf_counter() - started, 2)}
+    b77 = evaluate_banking77(data_dir)
+    oos = evaluate_out_of_scope(data_dir)
+    human = evaluate_human_request(data_dir, test_dir, model)
+    packs = evaluate_pack(test_dir, model)
+    report.sections.update({"banking77": b77, "out_of_scope": oos, "human_request": human})
+    report.sections["pack"] = packs
+    report.bars += [
+        Bar("banking77_accuracy", b77["accuracy"], 0.91),
+        Bar("oos_in_scope_accuracy", oos["in_scope_accuracy"], 0.85),
+        Bar("oos_recall (aim)", oos["out_of_scope_recall"], 0.85),
+        Bar("human_request_recall", human["recall"], 0.995),
+        Bar("human_request_false_positive_rate", human["false_positive_rate"], 0.01, False),
+    ]
+    report.bars += [
+        Bar(f"pack_accuracy_{lang}", packs["accuracy"].get(lang, 0.0), 0.90)
+        for lang in PACK_LANGUAGES
+    ]
+    return report
