@@ -36,6 +36,8 @@ token_app = typer.Typer(help="API tokens for /api/v1.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(db_app, name="db")
+bot_app = typer.Typer(help="The bot's understanding (NLU).", no_args_is_help=True)
+app.add_typer(bot_app, name="bot")
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -319,6 +321,34 @@ def db_check(database_url: DatabaseUrl = None) -> None:
     except Exception as exc:
         raise fail(f"schema drift: {exc}") from None
     err.print("schema matches the models")
+
+
+@bot_app.command("eval")
+def bot_eval(
+    data: Annotated[
+        Path, typer.Option(help="Folder with banking77/, bitext/, abcd/ (the shared datasets)")
+    ] = Path("../shared/data"),
+    tests: Annotated[
+        Path, typer.Option(help="Folder with the held-out sets (tests/bot/data)")
+    ] = Path("tests/bot/data"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON")] = False,
+) -> None:
+    """Measure the bot's quality bars with the product's own pipeline."""
+    import json
+
+    from relaydesk.bot.evaluation import run_all
+
+    for folder in (data, tests):
+        if not folder.is_dir():
+            raise fail(f"{folder}: no such folder")
+    report = run_all(data, tests).as_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=1) + "\n")
+    else:
+        for bar in report["bars"]:
+            mark = "PASS" if bar["passed"] else "MISS"
+            typer.echo(f"{mark}  {json.dumps({k: v for k, v in bar.items() if k != 'passed'})}")
+    raise typer.Exit(0 if report["passed"] else 1)
 
 
 if __name__ == "__main__":
