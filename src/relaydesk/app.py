@@ -15,6 +15,7 @@ from relaydesk.api.errors import install_error_handlers
 from relaydesk.api.router import router as api_router
 from relaydesk.bus import load_listeners
 from relaydesk.channels.receivers import Receivers
+from relaydesk.channels.webchat.routes import router as webchat_router
 from relaydesk.channels.webhook import router as webhook_router
 from relaydesk.hub import Hub
 from relaydesk.settings import Settings, get_settings
@@ -120,4 +121,5 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
 
     app.include_router(api_router)
     app.include_router(webhook_router)
+    app.include_router(webchat_router)
     return app

@@ -105,7 +105,11 @@ class RetryLater(Exception):
 
 
 _listeners: dict[str, list[Listener]] = {}
-_LISTENER_MODULES = ("relaydesk.journeys.listeners", "relaydesk.channels.delivery")
+_LISTENER_MODULES = (
+    "relaydesk.journeys.listeners",
+    "relaydesk.channels.delivery",
+    "relaydesk.channels.webchat.listeners",
+)
 _loaded = False
 
 
