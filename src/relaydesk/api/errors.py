@@ -79,3 +79,11 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+
+def moved(request: Any, old: object, new: object, error: str, detail: str) -> ApiError:
+    """A 308 to the same route for the record that now holds ``old``'s history."""
+    location = request.url.path.replace(str(old), str(new), 1)
+    if request.url.query:
+        location += f"?{request.url.query}"
+    return ApiError(308, error, detail, headers={"Location": location}, moved_to=str(new))

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, tuple_, update
+from sqlalchemy import delete, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
@@ -269,6 +269,7 @@ async def merge_customers(
     reason: str,
 ) -> CustomerMerge:
     """Move everything of ``merged_id`` to ``survivor_id`` and leave a redirect behind."""
+    from relaydesk.journeys.actions.lifecycle import combine_active_journeys
     from relaydesk.journeys.models import Conversation, Journey, Message
 
     if survivor_id == merged_id:
@@ -313,23 +314,7 @@ async def merge_customers(
         )
     )
     await move(Consent, Consent.customer_id, "consents")
-    await session.execute(
-        update(MergeSuggestion)
-        .where(
-            or_(
-                and_(
-                    MergeSuggestion.customer_id == merged_id,
-                    MergeSuggestion.other_customer_id == survivor_id,
-                ),
-                and_(
-                    MergeSuggestion.customer_id == survivor_id,
-                    MergeSuggestion.other_customer_id == merged_id,
-                ),
-            ),
-            MergeSuggestion.status == "open",
-        )
-        .values(status="merged", resolved_at=now, resolved_by=actor)
-    )
+    await _repoint_suggestions(session, survivor_id, merged_id, actor, now)
     await session.execute(
         update(Customer)
         .where(Customer.merged_into_id == merged_id)
@@ -345,6 +330,8 @@ async def merge_customers(
     survivor.updated_at = now
     merged.merged_into_id = survivor_id
     merged.updated_at = now
+    await session.flush()
+    moved["journeys_combined"] = await combine_active_journeys(session, survivor_id, actor=actor)
     record = CustomerMerge(
         id=new_id(),
         survivor_id=survivor_id,
@@ -362,6 +349,44 @@ async def merge_customers(
         actor=actor,
     )
     return record
+
+
+async def _repoint_suggestions(
+    session: AsyncSession,
+    survivor_id: uuid.UUID,
+    merged_id: uuid.UUID,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Open suggestions naming the merged customer now name the survivor; one that would name
+    the survivor twice is settled by this merge, and a duplicate is closed."""
+    rows = (
+        await session.scalars(
+            select(MergeSuggestion).where(
+                or_(
+                    MergeSuggestion.customer_id == merged_id,
+                    MergeSuggestion.other_customer_id == merged_id,
+                ),
+                MergeSuggestion.status == "open",
+            )
+        )
+    ).all()
+    for row in rows:
+        customer = survivor_id if row.customer_id == merged_id else row.customer_id
+        other = survivor_id if row.other_customer_id == merged_id else row.other_customer_id
+        duplicate = await session.scalar(
+            select(MergeSuggestion.id).where(
+                MergeSuggestion.customer_id == customer,
+                MergeSuggestion.other_customer_id == other,
+                MergeSuggestion.kind == row.kind,
+                MergeSuggestion.value == row.value,
+            )
+        )
+        if customer == other or duplicate is not None:
+            row.status, row.resolved_at, row.resolved_by = "merged", now, actor
+        else:
+            row.customer_id, row.other_customer_id = customer, other
+    await session.flush()
 
 
 async def update_customer(

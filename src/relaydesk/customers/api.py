@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.api.deps import HubDep, PrincipalDep
-from relaydesk.api.errors import ApiError, field_error
+from relaydesk.api.errors import ApiError, field_error, moved
 from relaydesk.customers.actions import (
     CustomerNotFound,
     IdentityTaken,
@@ -53,16 +53,15 @@ async def _current(session: AsyncSession, customer_id: uuid.UUID, request: Reque
     if current is None:
         raise ApiError(404, "customer_not_found", f"no customer {customer_id}")
     if current != customer_id:
-        location = request.url.path.replace(str(customer_id), str(current), 1)
-        if request.url.query:
-            location += f"?{request.url.query}"
-        raise ApiError(
-            308,
+        error = moved(
+            request,
+            customer_id,
+            current,
             "customer_merged",
             f"customer {customer_id} was merged into {current}",
-            headers={"Location": location},
-            merged_into=str(current),
         )
+        error.extra["merged_into"] = str(current)
+        raise error
     return current
 
 

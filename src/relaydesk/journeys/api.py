@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from relaydesk.api.deps import HubDep, PrincipalDep
-from relaydesk.api.errors import ApiError, field_error
+from relaydesk.api.errors import ApiError, field_error, moved
 from relaydesk.channels.api_channel import ApiChannel, sender_from_api
 from relaydesk.channels.base import InboundMessage
 from relaydesk.channels.models import Channel
@@ -17,7 +18,7 @@ from relaydesk.channels.registry import build_adapter
 from relaydesk.customers.identities import InvalidIdentity
 from relaydesk.hub import Hub
 from relaydesk.journeys.actions import JourneyNotFound, ingest_inbound, resolve_journey
-from relaydesk.journeys.queries import journey_view
+from relaydesk.journeys.queries import current_journey_id, journey_view
 from relaydesk.journeys.schemas import JourneyOut, MessageAccepted, MessageIn, ResolveIn
 from relaydesk.journeys.states import InvalidTransition
 from relaydesk.workspace.config import WorkspaceConfig, load_workspace_config
@@ -122,8 +123,34 @@ async def post_message(
     )
 
 
-@router.get("/journeys/{journey_id}", response_model=JourneyOut, summary="A journey")
-async def get_journey(journey_id: uuid.UUID, hub: HubDep, _: PrincipalDep) -> JourneyOut:
+COMBINED: dict[int | str, dict[str, Any]] = {
+    308: {"description": "Folded into another journey; follow Location"}
+}
+
+
+async def ensure_current_journey(hub: Hub, journey_id: uuid.UUID, request: Request) -> None:
+    """404 for an unknown journey; 308 to the journey a combined one was folded into."""
+    async with hub.db.read() as session:
+        current = await current_journey_id(session, journey_id)
+    if current is None:
+        raise ApiError(404, "journey_not_found", f"no journey {journey_id}")
+    if current != journey_id:
+        raise moved(
+            request,
+            journey_id,
+            current,
+            "journey_combined",
+            f"journey {journey_id} was combined into {current}",
+        )
+
+
+@router.get(
+    "/journeys/{journey_id}", response_model=JourneyOut, responses=COMBINED, summary="A journey"
+)
+async def get_journey(
+    journey_id: uuid.UUID, request: Request, hub: HubDep, _: PrincipalDep
+) -> JourneyOut:
+    await ensure_current_journey(hub, journey_id, request)
     async with hub.db.read() as session:
         view = await journey_view(session, journey_id)
     if view is None:
@@ -132,11 +159,15 @@ async def get_journey(journey_id: uuid.UUID, hub: HubDep, _: PrincipalDep) -> Jo
 
 
 @router.post(
-    "/journeys/{journey_id}/resolve", response_model=JourneyOut, summary="Resolve a journey"
+    "/journeys/{journey_id}/resolve",
+    response_model=JourneyOut,
+    responses=COMBINED,
+    summary="Resolve a journey",
 )
 async def post_resolve(
-    journey_id: uuid.UUID, body: ResolveIn, hub: HubDep, principal: PrincipalDep
+    journey_id: uuid.UUID, body: ResolveIn, request: Request, hub: HubDep, principal: PrincipalDep
 ) -> JourneyOut:
+    await ensure_current_journey(hub, journey_id, request)
     try:
         await hub.db.transaction(
             lambda s: resolve_journey(s, journey_id, outcome=body.outcome, actor=principal.actor)
@@ -146,4 +177,4 @@ async def post_resolve(
     except InvalidTransition as exc:
         raise ApiError(409, "invalid_transition", str(exc)) from None
     hub.wake_worker()
-    return await get_journey(journey_id, hub, principal)
+    return await get_journey(journey_id, request, hub, principal)

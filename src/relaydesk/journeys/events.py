@@ -68,3 +68,10 @@ class OutboundRefused(DomainEvent):
     channel: str
     code: str
     reason: str
+
+
+class JourneysCombined(DomainEvent):
+    """Two active journeys of one person (found after a customer merge) became one."""
+
+    name: ClassVar[str] = "journey.combined"
+    combined_journey_id: uuid.UUID

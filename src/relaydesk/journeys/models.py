@@ -30,6 +30,8 @@ class Journey(Base):
     last_activity_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     reopen_count: Mapped[int] = mapped_column(default=0)
+    combined_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("journeys.id"))
+    """Set when folded into another journey; its id keeps redirecting there."""
 
 
 class Conversation(Base):

@@ -18,6 +18,22 @@ from relaydesk.journeys.schemas import (
 )
 
 
+async def current_journey_id(session: AsyncSession, journey_id: uuid.UUID) -> uuid.UUID | None:
+    """Follow ``combined_into_id`` to the journey that now holds ``journey_id``'s history."""
+    seen: set[uuid.UUID] = set()
+    while journey_id not in seen:
+        seen.add(journey_id)
+        row = (
+            await session.execute(select(Journey.combined_into_id).where(Journey.id == journey_id))
+        ).first()
+        if row is None:
+            return None
+        if row[0] is None:
+            return journey_id
+        journey_id = row[0]
+    return None
+
+
 async def journey_view(session: AsyncSession, journey_id: uuid.UUID) -> JourneyOut | None:
     journey = await session.get(Journey, journey_id)
     if journey is None:

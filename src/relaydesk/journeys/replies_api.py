@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from relaydesk.api.deps import HubDep, PrincipalDep
 from relaydesk.api.errors import ApiError
 from relaydesk.channels.models import Channel
 from relaydesk.journeys.actions import Reply, ReplyRefused, queue_reply
+from relaydesk.journeys.api import COMBINED, ensure_current_journey
 from relaydesk.journeys.models import Message
 from relaydesk.journeys.schemas import MessageOut, ReplyIn
 
@@ -54,12 +55,16 @@ async def _message_out(hub: HubDep, message_id: uuid.UUID) -> MessageOut:
     "/journeys/{journey_id}/messages",
     status_code=202,
     response_model=MessageOut,
-    responses={409: {"description": "The channel's rules refuse this reply; `detail` says why"}},
+    responses={
+        409: {"description": "The channel's rules refuse this reply; `detail` says why"},
+        **COMBINED,
+    },
     summary="Reply to the customer (queued for delivery)",
 )
 async def post_reply(
-    journey_id: uuid.UUID, body: ReplyIn, hub: HubDep, principal: PrincipalDep
+    journey_id: uuid.UUID, body: ReplyIn, request: Request, hub: HubDep, principal: PrincipalDep
 ) -> MessageOut:
+    await ensure_current_journey(hub, journey_id, request)
     reply = Reply(
         text=body.text,
         author_type=body.author_type,

@@ -10,6 +10,8 @@ class JourneyStatus(StrEnum):
     WAITING = "waiting"
     """Waiting on the customer; a customer message makes it open again."""
     RESOLVED = "resolved"
+    COMBINED = "combined"
+    """Folded into another journey of the same person (after a customer merge); redirects."""
 
 
 class JourneyTrigger(StrEnum):
@@ -17,6 +19,7 @@ class JourneyTrigger(StrEnum):
     WAIT_ON_CUSTOMER = "wait_on_customer"
     RESOLVE = "resolve"
     REOPEN = "reopen"
+    COMBINE = "combine"
 
 
 class ConversationStatus(StrEnum):
@@ -43,6 +46,8 @@ JOURNEY_TRANSITIONS: dict[tuple[JourneyStatus, JourneyTrigger], JourneyStatus] =
     (JourneyStatus.OPEN, JourneyTrigger.RESOLVE): JourneyStatus.RESOLVED,
     (JourneyStatus.WAITING, JourneyTrigger.RESOLVE): JourneyStatus.RESOLVED,
     (JourneyStatus.RESOLVED, JourneyTrigger.REOPEN): JourneyStatus.OPEN,
+    (JourneyStatus.OPEN, JourneyTrigger.COMBINE): JourneyStatus.COMBINED,
+    (JourneyStatus.WAITING, JourneyTrigger.COMBINE): JourneyStatus.COMBINED,
 }
 
 CONVERSATION_TRANSITIONS: dict[

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
 from relaydesk.bus import publish
-from relaydesk.journeys.events import JourneyResolved
-from relaydesk.journeys.models import Conversation, Journey
+from relaydesk.journeys.events import JourneyResolved, JourneysCombined
+from relaydesk.journeys.models import Conversation, Journey, Message
 from relaydesk.journeys.states import (
+    ACTIVE_JOURNEY_STATUSES,
     ConversationStatus,
     JourneyTrigger,
     next_journey_status,
@@ -50,3 +51,82 @@ async def resolve_journey(
         actor=actor,
     )
     return journey
+
+
+async def combine_active_journeys(
+    session: AsyncSession, customer_id: uuid.UUID, *, actor: str
+) -> int:
+    """Fold a customer's active journeys into the oldest one (after a customer merge).
+
+    Had we known they were one person, the later messages would have joined the open journey:
+    conversations move over (same channel and thread: messages join the existing one), context
+    merges (newer facts win), and the emptied journeys stay as ``combined`` tombstones that
+    redirect to the one kept. Returns how many were folded.
+    """
+    active = (
+        await session.scalars(
+            select(Journey)
+            .where(Journey.customer_id == customer_id, Journey.status.in_(ACTIVE_JOURNEY_STATUSES))
+            .order_by(Journey.created_at, Journey.id)
+            .with_for_update()
+        )
+    ).all()
+    if len(active) < 2:
+        return 0
+    keeper, others = active[0], active[1:]
+    kept = {
+        (c.channel_id, c.thread_key): c
+        for c in (
+            await session.scalars(select(Conversation).where(Conversation.journey_id == keeper.id))
+        ).all()
+    }
+    for other in sorted(others, key=lambda j: j.last_activity_at):
+        conversations = (
+            await session.scalars(select(Conversation).where(Conversation.journey_id == other.id))
+        ).all()
+        for conversation in conversations:
+            target = kept.get((conversation.channel_id, conversation.thread_key))
+            if target is None:
+                conversation.journey_id = keeper.id
+                kept[(conversation.channel_id, conversation.thread_key)] = conversation
+                await session.execute(
+                    update(Message)
+                    .where(Message.conversation_id == conversation.id)
+                    .values(journey_id=keeper.id)
+                )
+                continue
+            await session.execute(
+                update(Message)
+                .where(Message.conversation_id == conversation.id)
+                .values(journey_id=keeper.id, conversation_id=target.id)
+            )
+            target.last_message_at = max(target.last_message_at, conversation.last_message_at)
+            if conversation.last_inbound_at and (
+                target.last_inbound_at is None
+                or conversation.last_inbound_at > target.last_inbound_at
+            ):
+                target.last_inbound_at = conversation.last_inbound_at
+                target.reply_to = conversation.reply_to or target.reply_to
+            await session.flush()
+            await session.execute(delete(Conversation).where(Conversation.id == conversation.id))
+        keeper.context = {**(keeper.context or {}), **(other.context or {})}
+        keeper.last_activity_at = max(keeper.last_activity_at, other.last_activity_at)
+        other.status = next_journey_status(other.status, JourneyTrigger.COMBINE)
+        other.combined_into_id = keeper.id
+        other.updated_at = clock.now()
+        await session.execute(
+            update(Journey)
+            .where(Journey.combined_into_id == other.id)
+            .values(combined_into_id=keeper.id)
+        )
+        await session.flush()
+        await publish(
+            session,
+            JourneysCombined(
+                customer_id=customer_id, journey_id=keeper.id, combined_journey_id=other.id
+            ),
+            actor=actor,
+        )
+    keeper.updated_at = clock.now()
+    await session.flush()
+    return len(others)
