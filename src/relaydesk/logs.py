@@ -21,7 +21,10 @@ def configure_logging(level: str) -> None:
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("uvicorn.access").addFilter(DropQueryStrings())
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # These log request URLs (Telegram's carries the bot token), SQL parameters or mail
+    # envelopes at INFO/DEBUG: personal data and secrets, so only their warnings are kept.
+    for noisy in ("alembic", "httpx", "httpcore", "aiosqlite", "mail.log", "asyncpg"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 UVICORN_LOG_CONFIG: dict[str, object] = {

@@ -74,6 +74,7 @@ async def deliver(hub: Hub, event: StoredEvent) -> None:
                 buttons=tuple(message.meta.get("buttons", ())),
                 template=message.meta.get("template"),
                 tag=message.meta.get("tag"),
+                meta={**message.meta, "author_type": message.author_type},
             ),
             hub.http,
         )

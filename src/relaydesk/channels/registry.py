@@ -6,9 +6,11 @@ from typing import Any
 
 from relaydesk.channels.api_channel import ApiChannel
 from relaydesk.channels.base import ChannelAdapter
+from relaydesk.channels.webchat import WebchatChannel
 
 KINDS: dict[str, type[ChannelAdapter]] = {
     ApiChannel.kind: ApiChannel,
+    WebchatChannel.kind: WebchatChannel,
 }
 
 
@@ -28,3 +30,15 @@ def build_adapter(name: str, kind: str, settings: dict[str, Any]) -> ChannelAdap
     """Validate ``settings`` for ``kind`` and return a ready adapter."""
     cls = adapter_class(kind)
     return cls(name, cls.Config.model_validate(settings))
+
+
+from relaydesk.channels.email import EmailChannel  # noqa: E402
+from relaydesk.channels.telegram import TelegramChannel  # noqa: E402
+
+KINDS.update({EmailChannel.kind: EmailChannel, TelegramChannel.kind: TelegramChannel})
+
+from relaydesk.channels.instagram import InstagramChannel  # noqa: E402
+from relaydesk.channels.messenger import MessengerChannel  # noqa: E402
+from relaydesk.channels.whatsapp_cloud import WhatsAppCloudChannel  # noqa: E402
+
+KINDS.update({k.kind: k for k in (WhatsAppCloudChannel, MessengerChannel, InstagramChannel)})
