@@ -9,7 +9,7 @@ import httpx
 
 from relaydesk.cache import TTLCache
 from relaydesk.db import Database
-from relaydesk.realtime import Broadcast, MemoryBroadcast
+from relaydesk.realtime import Broadcast, MemoryBroadcast, RedisBroadcast
 from relaydesk.settings import Settings
 
 
@@ -34,9 +34,14 @@ class Hub:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Hub:
+        """Redis fans live events out across instances when RELAYDESK_REDIS_URL is set."""
+        broadcast: Broadcast = (
+            RedisBroadcast(settings.redis_url) if settings.redis_url else MemoryBroadcast()
+        )
         return cls(
             settings=settings,
             db=Database.connect(settings.database_url, pool_size=settings.db_pool_size),
+            broadcast=broadcast,
         )
 
     async def close(self) -> None:

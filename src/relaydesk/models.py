@@ -3,6 +3,7 @@
 from relaydesk.agents.models import Agent, ApiToken, Team, agent_teams
 from relaydesk.bus import Event, OutboxEntry
 from relaydesk.channels.models import Channel
+from relaydesk.channels.webchat.models import WebchatVerification
 from relaydesk.customers.models import (
     Consent,
     Customer,
@@ -33,6 +34,7 @@ __all__ = [
     "Order",
     "OutboxEntry",
     "Team",
+    "WebchatVerification",
     "WorkspaceSetting",
     "agent_teams",
     "metadata",
