@@ -138,6 +138,7 @@ def demo(
 [bold green]Relaydesk is running[/] on {base}   (database: {safe_url(settings.database_url)})
 
   Health:        curl {base}/healthz
+  Demo shop:     {base}/demo/shop   (play the customer in the chat widget)
   API explorer:  {base}/docs
   Demo token:    {token}
 

@@ -180,5 +180,5 @@ def test_demo_workspace_is_valid() -> None:
     from relaydesk.workspace.file import load_workspace_file
 
     loaded = load_workspace_file(Path(__file__).parents[2] / "examples" / "demo-workspace.yaml")
-    assert {c.kind for c in loaded.spec.channels} == {"api"}
+    assert {c.kind for c in loaded.spec.channels} == {"api", "webchat"}
     assert loaded.spec.agents
