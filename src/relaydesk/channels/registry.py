@@ -42,3 +42,11 @@ from relaydesk.channels.messenger import MessengerChannel  # noqa: E402
 from relaydesk.channels.whatsapp_cloud import WhatsAppCloudChannel  # noqa: E402
 
 KINDS.update({k.kind: k for k in (WhatsAppCloudChannel, MessengerChannel, InstagramChannel)})
+
+from relaydesk.channels.twilio_messaging import (  # noqa: E402
+    TwilioSmsChannel,
+    TwilioWhatsAppChannel,
+)
+from relaydesk.channels.twilio_voice import TwilioVoiceChannel  # noqa: E402
+
+KINDS.update({k.kind: k for k in (TwilioSmsChannel, TwilioWhatsAppChannel, TwilioVoiceChannel)})
