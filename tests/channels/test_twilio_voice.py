@@ -428,11 +428,6 @@ def test_gather_uses_the_sdks_vocabulary() -> None:
     assert set(sample_gather.attrib) <= set(gather.attrib)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="framework: process_webhook queues a webhook's OutboundRequests even when its "
-    "message was a duplicate, so a retried 'press 1' sends the link twice (see report)",
-)
 async def test_a_retried_offer_webhook_sends_the_link_once(
     anonymous: httpx.AsyncClient, hub: Hub
 ) -> None:

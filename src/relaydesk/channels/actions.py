@@ -201,6 +201,8 @@ async def _queue_outbound_request(
         return
     result = results[request.for_message]
     assert isinstance(result, IngestResult)
+    if result.duplicate:
+        return  # a provider's retry of a webhook we already handled: it was queued then
     try:
         await queue_reply(
             session,
