@@ -21,7 +21,7 @@ from tests.channels.test_twilio_common import (
     post_signed,
     twilio_signature,
 )
-from tests.conftest import SHARED, scalar
+from tests.conftest import scalar
 from tests.helpers.loopback import LoopbackProvider, Scripted
 from tests.helpers.workspace import apply_text
 
@@ -96,11 +96,16 @@ def workspace_text(url: str, ivr: str = IVR) -> str:
     return WORKSPACE.format(account=ACCOUNT, env=TOKEN_ENV, url=url, ivr=ivr.rstrip())
 
 
-@pytest.fixture(autouse=True)
-async def workspace(hub: Hub, provider: LoopbackProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+async def set_up(hub: Hub, provider: LoopbackProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The phone channel with the IVR above and the sms channel, on the loopback Twilio."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     await apply_text(hub, workspace_text(provider.url))
     provider.default = Scripted(201, {"sid": "SM" + "a" * 32, "status": "queued"})
+
+
+@pytest.fixture(autouse=True)
+async def workspace(hub: Hub, provider: LoopbackProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    await set_up(hub, provider, monkeypatch)
 
 
 class Call:
@@ -355,31 +360,6 @@ async def test_anonymous_callers_and_unanswered_calls(
     assert [(i["kind"], i["value"]) for i in customer["identities"]] == [("handle", f"call:{CALL}")]
 
 
-async def test_without_an_ivr_calls_go_to_the_queue(
-    anonymous: httpx.AsyncClient, hub: Hub, provider: LoopbackProvider
-) -> None:
-    await apply_text(hub, workspace_text(provider.url, ivr="      queue: frontline"))
-    twiml = await Call(anonymous).start()
-    assert twiml.findtext("Enqueue") == "frontline" and twiml.find("Gather") is None
-    assert await scalar(hub, "select count(*) from messages") == 1
-
-
-async def test_one_language_skips_the_language_menu(
-    anonymous: httpx.AsyncClient, client: httpx.AsyncClient, hub: Hub, provider: LoopbackProvider
-) -> None:
-    english_only = IVR[: IVR.index("          - code: sv")] + IVR[IVR.index("        reasons:") :]
-    english_only = english_only.replace(", sv: fakturor", "").replace(", sv: en beställning", "")
-    english_only = english_only.replace(
-        '            sv: "Fortsätt här och slipp kön: https://example.com/c/1"\n', ""
-    )
-    await apply_text(hub, workspace_text(provider.url, english_only))
-    call = Call(anonymous)
-    await call.start()
-    assert call.said()[0] == ("en-GB", "Welcome to Example Shop.")
-    journey = (await client.get(f"/api/v1/journeys/{await journey_of_call(hub)}")).json()
-    assert journey["context"] == {"ivr_language": "en"}
-
-
 async def test_a_written_reply_on_the_voice_channel_fails_with_a_reason(
     anonymous: httpx.AsyncClient, client: httpx.AsyncClient, hub: Hub
 ) -> None:
@@ -396,36 +376,6 @@ async def test_a_written_reply_on_the_voice_channel_fails_with_a_reason(
         failed["delivery_status"] == "failed" and failed["delivery_error_code"] == "not_supported"
     )
     assert "reply on SMS or WhatsApp" in failed["delivery_error"]
-
-
-async def test_ivr_files_are_checked(hub: Hub, provider: LoopbackProvider) -> None:
-    broken = IVR.replace("label: {en: an order, sv: en beställning}", "label: {en: an order}")
-    with pytest.raises(Exception, match=r"reasons\.order\.label: no text for sv"):
-        await apply_text(hub, workspace_text(provider.url, broken))
-    placeholder = IVR.replace("For {label}, press {digit}.", "For {lable}, press {digit}.")
-    with pytest.raises(Exception, match=r"languages\.en\.option"):
-        await apply_text(hub, workspace_text(provider.url, placeholder))
-    literal = workspace_text(provider.url).replace(f"env:{TOKEN_ENV}", "abc123", 1)
-    with pytest.raises(Exception, match="auth_token: a secret"):
-        await apply_text(hub, literal)
-
-
-def test_gather_uses_the_sdks_vocabulary() -> None:
-    """Our menus use the attributes of the SDK-generated IVR fixture (and a few more)."""
-    sample = ET.parse(SHARED / "fixtures/channels/twilio_voice/ivr_menu_twiml_generated_by_sdk.xml")
-    sample_gather = sample.getroot().find("Gather")
-    assert sample_gather is not None
-    import yaml
-
-    from relaydesk.channels.twilio_ivr import Ivr, IvrConfig
-
-    settings = yaml.safe_load("ivr:\n" + IVR.split("ivr:\n", 1)[1])["ivr"]
-    ivr = Ivr(IvrConfig.model_validate(settings), "https://support.example.com/hooks/phone")
-    outcome = ivr.handle("language", {"attempt": "1"}, "1", "")
-    assert outcome is not None
-    gather = ET.fromstring(outcome.twiml).find("Gather")
-    assert gather is not None
-    assert set(sample_gather.attrib) <= set(gather.attrib)
 
 
 async def test_a_retried_offer_webhook_sends_the_link_once(
