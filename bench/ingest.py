@@ -795,7 +795,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"   raw SQLite insert     {raw.rate:>9,.0f} rows/s")
         print(f"   lower limit           {limit:>9,.0f} /s ({limit_name})")
         print(
-            f"   Relaydesk ({kind:<10}) {rate:>9,.0f} msg/s  = {share:.1%} of the lower limit  "
+            f"   {'Relaydesk (' + kind + ')':<22}{rate:>9,.0f} msg/s  = {share:.1%} of the lower "
+            "limit  "
             f"(p50 {ms(rd.sustained.result.percentile(50))}, "
             f"p99 {ms(rd.sustained.result.percentile(99))})"
         )
