@@ -75,3 +75,18 @@ class JourneysCombined(DomainEvent):
 
     name: ClassVar[str] = "journey.combined"
     combined_journey_id: uuid.UUID
+
+
+class OwnerChanged(DomainEvent):
+    """The journey changed hands (bot, routing queue, agent); ``reason`` says why.
+
+    Listeners key on ``to_owner``: the bot answers journeys handed to it, routing assigns
+    journeys handed to the queue, consoles show an agent their new journey.
+    """
+
+    name: ClassVar[str] = "journey.owner_changed"
+    from_owner: str
+    to_owner: str
+    agent_id: uuid.UUID | None = None
+    previous_agent_id: uuid.UUID | None = None
+    reason: str

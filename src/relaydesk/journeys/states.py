@@ -57,6 +57,34 @@ CONVERSATION_TRANSITIONS: dict[
     (ConversationStatus.CLOSED, ConversationTrigger.REOPEN): ConversationStatus.OPEN,
 }
 
+
+class JourneyOwner(StrEnum):
+    """Who is handling the journey right now (``owner`` in the API)."""
+
+    UNASSIGNED = "unassigned"
+    BOT = "bot"
+    QUEUE = "queue"
+    """Waiting in the routing queue for a person."""
+    AGENT = "agent"
+
+
+OWNER_TRANSITIONS: frozenset[tuple[JourneyOwner, JourneyOwner]] = frozenset(
+    {
+        (JourneyOwner.UNASSIGNED, JourneyOwner.BOT),
+        (JourneyOwner.UNASSIGNED, JourneyOwner.QUEUE),
+        (JourneyOwner.UNASSIGNED, JourneyOwner.AGENT),
+        (JourneyOwner.BOT, JourneyOwner.QUEUE),
+        (JourneyOwner.BOT, JourneyOwner.AGENT),
+        (JourneyOwner.QUEUE, JourneyOwner.AGENT),
+        (JourneyOwner.QUEUE, JourneyOwner.BOT),
+        (JourneyOwner.AGENT, JourneyOwner.QUEUE),
+        (JourneyOwner.AGENT, JourneyOwner.AGENT),
+        (JourneyOwner.AGENT, JourneyOwner.BOT),
+    }
+)
+"""Allowed owner changes; agent → agent is a transfer. Nothing goes back to unassigned."""
+
+
 ACTIVE_JOURNEY_STATUSES = (JourneyStatus.OPEN.value, JourneyStatus.WAITING.value)
 
 
@@ -72,3 +100,14 @@ def next_conversation_status(status: str, trigger: ConversationTrigger) -> Conve
         return CONVERSATION_TRANSITIONS[(ConversationStatus(status), trigger)]
     except (KeyError, ValueError):
         raise InvalidTransition("conversation", status, trigger.value) from None
+
+
+def check_owner_change(current: str, new: JourneyOwner) -> JourneyOwner:
+    """Raise ``InvalidTransition`` unless ``current → new`` is in ``OWNER_TRANSITIONS``."""
+    try:
+        allowed = (JourneyOwner(current), new) in OWNER_TRANSITIONS
+    except ValueError:
+        allowed = False
+    if not allowed:
+        raise InvalidTransition("journey owner", current, f"hand to {new.value}")
+    return new

@@ -2,6 +2,7 @@
 
 from relaydesk.journeys.actions.inbound import IngestResult, find_duplicate, ingest_inbound
 from relaydesk.journeys.actions.lifecycle import JourneyNotFound, resolve_journey
+from relaydesk.journeys.actions.ownership import change_owner
 from relaydesk.journeys.actions.replies import Reply, ReplyRefused, queue_reply
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "JourneyNotFound",
     "Reply",
     "ReplyRefused",
+    "change_owner",
     "find_duplicate",
     "ingest_inbound",
     "queue_reply",
