@@ -356,10 +356,13 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         queries = {
-            "messages": "SELECT count(*) FROM messages",
+            # Inbound only: listeners (the bot) may write replies while the run goes on.
+            "messages": "SELECT count(*) FROM messages WHERE direction = 'inbound'",
             "distinct_messages": (
-                "SELECT count(*) FROM (SELECT DISTINCT channel_id, external_id FROM messages) d"
+                "SELECT count(*) FROM (SELECT DISTINCT channel_id, external_id FROM messages"
+                " WHERE direction = 'inbound') d"
             ),
+            "replies": "SELECT count(*) FROM messages WHERE direction = 'outbound'",
             "customers": "SELECT count(*) FROM customers",
             "conversations": "SELECT count(*) FROM conversations",
             "outbox_pending": "SELECT count(*) FROM outbox WHERE status = 'pending'",
@@ -768,7 +771,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         duplicated = c["messages"] - c["distinct_messages"]
         intact = lost == 0 and duplicated == 0
         print(
-            f"stored: {c['messages']:,} messages; {rd.sent_total:,} sent, {rd.ok_total:,} "
+            f"stored: {c['messages']:,} inbound messages (and {c['replies']:,} replies written "
+            f"by listeners); {rd.sent_total:,} sent, {rd.ok_total:,} "
             f"answered 201, {failed:,} failed: lost {max(lost, 0)}, duplicated {duplicated}, "
             f"stored without a 201 {max(-lost, 0)} — {'OK' if intact else 'MISMATCH'}"
         )

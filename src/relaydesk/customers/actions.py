@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, tuple_, update
+from sqlalchemy import Table, delete, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
@@ -34,6 +34,10 @@ from relaydesk.customers.models import (
     Order,
 )
 from relaydesk.db import new_id
+
+# Prebuilt: the ingest path creates customers and identities on most requests.
+_INSERT_CUSTOMER = insert(cast(Table, Customer.__table__))
+_INSERT_IDENTITY = insert(cast(Table, Identity.__table__))
 
 
 @dataclass(frozen=True)
@@ -119,13 +123,20 @@ async def resolve_sender(session: AsyncSession, sender: SenderIdentities) -> Res
     owner_ids = sorted(set(owners.values()))
     resolution: Resolution
     if not owner_ids:
-        customer = Customer(
-            id=new_id(), name=sender.name, attributes={}, created_at=now, updated_at=now
+        customer_id = new_id()
+        await session.execute(
+            _INSERT_CUSTOMER,
+            {
+                "id": customer_id,
+                "name": sender.name,
+                "lifetime_value": Decimal(0),
+                "attributes": {},
+                "created_at": now,
+                "updated_at": now,
+            },
         )
-        session.add(customer)
-        await session.flush()
-        resolution = Resolution(customer.id, created=True)
-        await publish(session, CustomerCreated(customer_id=customer.id, channel=sender.channel))
+        resolution = Resolution(customer_id, created=True)
+        await publish(session, CustomerCreated(customer_id=customer_id, channel=sender.channel))
     else:
         locked = [await lock_customer(session, owner) for owner in owner_ids]
         survivors = sorted({c.id: c for c in locked}.values(), key=lambda c: (c.created_at, c.id))
@@ -143,8 +154,8 @@ async def resolve_sender(session: AsyncSession, sender: SenderIdentities) -> Res
             resolution.merged.append(other.id)
         if customer.name is None and sender.name:
             customer.name = sender.name
-    await _link_missing(session, customer.id, sender, owners, now)
-    await _record_claims(session, customer.id, sender, now)
+    await _link_missing(session, resolution.customer_id, sender, owners, now)
+    await _record_claims(session, resolution.customer_id, sender, now)
     return resolution
 
 
@@ -155,29 +166,35 @@ async def _link_missing(
     owners: dict[IdentityKey, uuid.UUID],
     now: datetime,
 ) -> None:
+    rows: list[dict[str, Any]] = []
     for key, assurance in sender.trusted:
         if key in owners:
             continue
-        session.add(
-            Identity(
-                id=new_id(),
-                customer_id=customer_id,
-                kind=key.kind,
-                scope=key.scope,
-                value=key.value,
-                assurance=assurance,
-                source_channel=sender.channel,
-                created_at=now,
-            )
+        rows.append(
+            {
+                "id": new_id(),
+                "customer_id": customer_id,
+                "kind": key.kind,
+                "scope": key.scope,
+                "value": key.value,
+                "assurance": assurance,
+                "source_channel": sender.channel,
+                "created_at": now,
+            }
         )
         owners[key] = customer_id
+    if rows:
+        await session.execute(_INSERT_IDENTITY, rows)
+    for row in rows:
         await publish(
             session,
             IdentityLinked(
-                customer_id=customer_id, kind=key.kind, assurance=assurance, channel=sender.channel
+                customer_id=customer_id,
+                kind=row["kind"],
+                assurance=row["assurance"],
+                channel=sender.channel,
             ),
         )
-    await session.flush()
 
 
 async def _record_claims(

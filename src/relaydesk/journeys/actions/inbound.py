@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
@@ -36,6 +37,11 @@ from relaydesk.journeys.states import (
 )
 
 CLOCK_SKEW = timedelta(minutes=5)
+
+# Prebuilt inserts: built once instead of per message (statement coercion showed in profiles).
+_INSERT_JOURNEY = insert(cast(Table, Journey.__table__))
+_INSERT_CONVERSATION = insert(cast(Table, Conversation.__table__))
+_INSERT_MESSAGE = insert(cast(Table, Message.__table__))
 
 
 @dataclass(frozen=True)
@@ -90,33 +96,122 @@ async def ingest_inbound(
         ),
     )
     customer_id = resolution.customer_id
+    sent_at = as_utc(inbound.sent_at) if inbound.sent_at else None
+    happened_at = sent_at if sent_at and sent_at <= now + CLOCK_SKEW else now
+    if resolution.created:
+        # Nothing of a customer created a moment ago can exist yet: no lookups.
+        journey_id, conversation_id = await _open_first(
+            session, customer_id, channel, inbound, now, happened_at
+        )
+    else:
+        journey_id, conversation_id = await _attach(
+            session, customer_id, channel, inbound, journey_window, now, happened_at
+        )
+    message_id = new_id()
+    await session.execute(
+        _INSERT_MESSAGE,
+        {
+            "id": message_id,
+            "conversation_id": conversation_id,
+            "journey_id": journey_id,
+            "customer_id": customer_id,
+            "channel_id": channel.id,
+            "external_id": inbound.external_id,
+            "direction": "inbound",
+            "author_type": inbound.author_type,
+            "author_id": None,
+            "text": inbound.text,
+            "meta": inbound.meta,
+            "sent_at": sent_at,
+            "created_at": happened_at,
+            "received_at": now,
+        },
+    )
+    await touch_inbound(session, channel, now)
+    await publish(
+        session,
+        MessageReceived(
+            customer_id=customer_id,
+            journey_id=journey_id,
+            message_id=message_id,
+            conversation_id=conversation_id,
+            channel=channel.name,
+        ),
+    )
+    return IngestResult(message_id, conversation_id, journey_id, customer_id, duplicate=False)
+
+
+async def _open_first(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    channel: Channel,
+    inbound: InboundMessage,
+    now: datetime,
+    happened_at: datetime,
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A new customer's journey and conversation, written once with their final values."""
+    journey_id, conversation_id = new_id(), new_id()
+    await session.execute(
+        _INSERT_JOURNEY,
+        {
+            "id": journey_id,
+            "customer_id": customer_id,
+            "status": JourneyStatus.OPEN.value,
+            "owner_type": "unassigned",
+            "context": dict(inbound.context) if inbound.context else {},
+            "created_at": now,
+            "updated_at": now,
+            "last_activity_at": max(now, happened_at),
+            "reopen_count": 0,
+        },
+    )
+    await publish(
+        session, JourneyOpened(customer_id=customer_id, journey_id=journey_id, channel=channel.name)
+    )
+    await session.execute(
+        _INSERT_CONVERSATION,
+        {
+            "id": conversation_id,
+            "journey_id": journey_id,
+            "customer_id": customer_id,
+            "channel_id": channel.id,
+            "thread_key": inbound.thread_key,
+            "status": ConversationStatus.OPEN.value,
+            "reply_to": inbound.reply_to or {},
+            "created_at": now,
+            "last_message_at": max(now, happened_at),
+            "last_inbound_at": happened_at if inbound.opens_window else None,
+        },
+    )
+    await publish(
+        session,
+        ConversationOpened(
+            customer_id=customer_id,
+            journey_id=journey_id,
+            conversation_id=conversation_id,
+            channel=channel.name,
+        ),
+    )
+    return journey_id, conversation_id
+
+
+async def _attach(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    channel: Channel,
+    inbound: InboundMessage,
+    journey_window: timedelta,
+    now: datetime,
+    happened_at: datetime,
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A known customer: the journey and conversation the message joins, updated for it."""
     threaded = await _threaded_conversation(session, channel, customer_id, inbound.thread_refs)
     journey = await _journey_for(
         session, customer_id, channel, journey_window, now, prefer=threaded
     )
     thread_key = threaded.thread_key if threaded is not None else inbound.thread_key
-    conversation = await _conversation_for(session, journey, channel, thread_key, now)
-    sent_at = as_utc(inbound.sent_at) if inbound.sent_at else None
-    happened_at = sent_at if sent_at and sent_at <= now + CLOCK_SKEW else now
-    message_id = new_id()
-    await session.execute(
-        insert(Message).values(
-            id=message_id,
-            conversation_id=conversation.id,
-            journey_id=journey.id,
-            customer_id=customer_id,
-            channel_id=channel.id,
-            external_id=inbound.external_id,
-            direction="inbound",
-            author_type=inbound.author_type,
-            author_id=None,
-            text=inbound.text,
-            meta=inbound.meta,
-            sent_at=sent_at,
-            created_at=happened_at,
-            received_at=now,
-        )
-    )
+    inbound_at = happened_at if inbound.opens_window else None
+    conversation = await _conversation_for(session, journey, channel, thread_key, now, inbound_at)
     if inbound.context:
         journey.context = {**(journey.context or {}), **inbound.context}
     journey.last_activity_at = max(journey.last_activity_at, happened_at)
@@ -127,18 +222,7 @@ async def ingest_inbound(
     if inbound.opens_window:
         last = conversation.last_inbound_at
         conversation.last_inbound_at = happened_at if last is None else max(last, happened_at)
-    await touch_inbound(session, channel.id, now)
-    await publish(
-        session,
-        MessageReceived(
-            customer_id=customer_id,
-            journey_id=journey.id,
-            message_id=message_id,
-            conversation_id=conversation.id,
-            channel=channel.name,
-        ),
-    )
-    return IngestResult(message_id, conversation.id, journey.id, customer_id, duplicate=False)
+    return journey.id, conversation.id
 
 
 async def _threaded_conversation(
@@ -239,7 +323,12 @@ async def _reopen(session: AsyncSession, journey: Journey, channel: Channel) -> 
 
 
 async def _conversation_for(
-    session: AsyncSession, journey: Journey, channel: Channel, thread_key: str, now: datetime
+    session: AsyncSession,
+    journey: Journey,
+    channel: Channel,
+    thread_key: str,
+    now: datetime,
+    inbound_at: datetime | None,
 ) -> Conversation:
     conversations = (
         await session.scalars(
@@ -266,6 +355,7 @@ async def _conversation_for(
         reply_to={},
         created_at=now,
         last_message_at=now,
+        last_inbound_at=inbound_at,
     )
     session.add(conversation)
     await session.flush()

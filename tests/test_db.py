@@ -1,0 +1,124 @@
+"""Database.transaction: concurrent units on SQLite share commits, yet each one commits or
+fails on its own; the SQLite writer never blocks the event loop on another process's lock."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from tests.conftest import scalar
+
+from relaydesk import clock
+from relaydesk.agents.models import ApiToken
+from relaydesk.db import new_id
+from relaydesk.hub import Hub
+
+
+async def insert_token(session: AsyncSession, name: str) -> str:
+    await session.execute(
+        insert(ApiToken).values(id=new_id(), name=name, token_hash=name, created_at=clock.now())
+    )
+    return name
+
+
+@pytest.fixture
+def commits(hub: Hub) -> Any:
+    count = [0]
+
+    def on_commit(_conn: Any) -> None:
+        count[0] += 1
+
+    event.listen(hub.db.writer.sync_engine, "commit", on_commit)
+    yield count
+    event.remove(hub.db.writer.sync_engine, "commit", on_commit)
+
+
+async def test_a_failing_unit_rolls_back_alone(hub: Hub, commits: list[int]) -> None:
+    async def failing(session: AsyncSession) -> str:
+        await insert_token(session, "bad")
+        raise ValueError("this unit fails")
+
+    def ok(n: int) -> Any:
+        return hub.db.transaction(lambda s: insert_token(s, f"ok{n}"))
+
+    results = await asyncio.gather(
+        *(ok(n) for n in range(5)),
+        hub.db.transaction(failing),
+        *(ok(n) for n in range(5, 10)),
+        return_exceptions=True,
+    )
+
+    assert [r for r in results if isinstance(r, Exception)] == [results[5]]
+    assert isinstance(results[5], ValueError)
+    assert sorted(r for r in results if isinstance(r, str)) == sorted(f"ok{n}" for n in range(10))
+    assert await scalar(hub, "select count(*) from api_tokens where name = 'bad'") == 0
+    assert await scalar(hub, "select count(*) from api_tokens where name like 'ok%'") == 10
+    if hub.db.is_sqlite:
+        assert commits[0] < 11, "concurrent units on SQLite should have shared commits"
+
+
+async def test_a_failed_statement_in_one_unit_leaves_the_others_intact(hub: Hub) -> None:
+    await hub.db.transaction(lambda s: insert_token(s, "taken"))
+
+    results = await asyncio.gather(
+        hub.db.transaction(lambda s: insert_token(s, "first")),
+        hub.db.transaction(lambda s: insert_token(s, "taken"), attempts=1),
+        hub.db.transaction(lambda s: insert_token(s, "last")),
+        return_exceptions=True,
+    )
+
+    assert results[0] == "first" and results[2] == "last"
+    assert isinstance(results[1], Exception)
+    async with hub.db.read() as session:
+        names = (await session.scalars(select(ApiToken.name).order_by(ApiToken.name))).all()
+    assert list(names) == ["first", "last", "taken"]
+
+
+async def test_a_transaction_inside_a_transaction_fails_fast_on_sqlite(hub: Hub) -> None:
+    if not hub.db.is_sqlite:
+        pytest.skip("PostgreSQL gives the inner transaction its own connection")
+
+    async def outer(session: AsyncSession) -> None:
+        await hub.db.transaction(lambda s: insert_token(s, "inner"))
+
+    with pytest.raises(RuntimeError, match="inside a write transaction"):
+        await asyncio.wait_for(hub.db.transaction(outer), 10)
+
+
+async def test_the_loop_keeps_running_while_another_process_holds_the_write_lock(
+    hub: Hub,
+) -> None:
+    if not hub.db.is_sqlite:
+        pytest.skip("SQLite's write lock")
+    await hub.db.transaction(lambda s: insert_token(s, "first"))  # the file is in WAL mode now
+    path = hub.db.url.split(":///", 1)[1]
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        write = asyncio.create_task(hub.db.transaction(lambda s: insert_token(s, "waited")))
+        started = time.monotonic()
+        await asyncio.sleep(0.3)
+        assert not write.done()
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(write, 10) == "waited"
+    finally:
+        ticking.cancel()
+        other.close()
+    assert ticks >= 0.3 / 0.01 / 3, (
+        f"the loop stalled: {ticks} ticks in {time.monotonic() - started:.2f} s"
+    )
+    assert await scalar(hub, "select count(*) from api_tokens where name = 'waited'") == 1
