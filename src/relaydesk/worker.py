@@ -1,8 +1,12 @@
-"""Delivers outbox work to listeners after commit; retries with backoff; dead-letters.
+"""Delivers outbox work to listeners and fires due timers; retries with backoff; dead-letters.
 
 Several workers (in several processes) may run at once: rows are claimed under a lease,
 with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; a worker that dies leaves its rows to be
 claimed again when the lease runs out, which is why every listener is idempotent.
+
+Each round also fires due timers (``relaydesk.timer_firing``). Between rounds the worker
+sleeps until the next due timer, at most the poll interval (a timer scheduled by another
+process cannot wake it); a commit in this process that schedules an earlier timer wakes it.
 """
 
 from __future__ import annotations
@@ -10,30 +14,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relaydesk import clock
+from relaydesk import clock, timers
 from relaydesk.bus import Event, OutboxEntry, RetryLater, StoredEvent, listener_by_name
 from relaydesk.hub import Hub
+from relaydesk.timer_firing import (
+    MAX_ATTEMPTS,
+    MAX_BACKOFF,
+    TIMER_LEASE,
+    HandlerFailed,
+    backoff,
+    fire_plain,
+    timer_round,
+)
+
+__all__ = ["LEASE", "MAX_ATTEMPTS", "TIMER_LEASE", "Worker", "backoff", "claim"]
 
 log = logging.getLogger("relaydesk.worker")
 
 LEASE = timedelta(seconds=60)
-MAX_ATTEMPTS = 10
-BASE_BACKOFF = 1.0
-MAX_BACKOFF = 3600.0
-
-
-def backoff(attempt: int) -> timedelta:
-    """Exponential backoff with full jitter: up to 1 s, 2 s, 4 s, ... capped at an hour."""
-    ceiling = min(MAX_BACKOFF, BASE_BACKOFF * 2 ** max(0, attempt - 1))
-    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+MIN_IDLE = 0.02
+"""Shortest sleep when due timers are all taken by another worker."""
 
 
 @dataclass(frozen=True)
@@ -90,15 +97,45 @@ class Worker:
         self.worker_id = worker_id or uuid.uuid4().hex[:8]
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._next_timer: datetime | None = None
+        """Earliest pending timer seen in the last round (None: none pending)."""
 
     async def run_once(self) -> int:
-        """Claim and process one batch; returns how many entries were handled."""
+        """Claim and process one batch of outbox entries and one of due timers."""
         claimed = await self.hub.db.transaction(
             lambda s: claim(s, limit=self.batch, worker_id=self.worker_id)
         )
         for item in claimed:
             await self._process(item)
-        return len(claimed)
+        return len(claimed) + await self.fire_timers_once()
+
+    async def fire_timers_once(self) -> int:
+        """Fire one batch of due timers; returns how many were taken."""
+        try:  # fast path: no savepoints; if a handler fails, redo the round isolating each
+            round_ = await self.hub.db.transaction(
+                lambda s: timer_round(s, self.hub, self.batch, isolate=False)
+            )
+        except Exception as exc:  # a handler failed, or left the transaction unusable
+            failed = exc if isinstance(exc, HandlerFailed) else None
+            round_ = await self.hub.db.transaction(
+                lambda s: timer_round(s, self.hub, self.batch, failed=failed)
+            )
+        self._next_timer = round_.next_due
+        for leased in round_.leased:
+            await fire_plain(self.hub, leased)
+        return round_.taken
+
+    def timer_scheduled(self, due_at: datetime) -> None:
+        """Called after a commit in this process scheduled a timer (see timers.add_waker)."""
+        if self._next_timer is None or due_at < self._next_timer:
+            self._next_timer = due_at
+            self.hub.wake_worker()
+
+    def _idle_seconds(self, poll: float) -> float:
+        if self._next_timer is None:
+            return poll
+        until = (self._next_timer - clock.now()).total_seconds()
+        return min(poll, max(MIN_IDLE, until))
 
     async def _process(self, item: Claimed) -> None:
         listener = listener_by_name(item.listener)
@@ -140,15 +177,15 @@ class Worker:
     async def run(self) -> None:
         poll = self.hub.settings.worker_poll_interval
         while not self._stopping.is_set():
+            self.hub.work_available.clear()  # before the round, so a wake during it counts
             try:
                 handled = await self.run_once()
             except Exception:
                 log.exception("worker round failed; retrying")
                 handled = 0
             if handled == 0:
-                self.hub.work_available.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wait_for_work(), timeout=poll)
+                    await asyncio.wait_for(self._wait_for_work(), timeout=self._idle_seconds(poll))
 
     async def _wait_for_work(self) -> None:
         stop = asyncio.ensure_future(self._stopping.wait())
@@ -160,11 +197,13 @@ class Worker:
             work.cancel()
 
     def start(self) -> None:
+        timers.add_waker(self)
         self._task = asyncio.create_task(self.run(), name=f"relaydesk-worker-{self.worker_id}")
 
     async def stop(self) -> None:
         """Finish the job in hand, then stop."""
         self._stopping.set()
+        timers.remove_waker(self)
         if self._task is not None:
             await self._task
         log.info("worker stopped")

@@ -1,0 +1,1 @@
+"""SLA: business-hours calendars, policies and clocks."""
