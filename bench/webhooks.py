@@ -62,7 +62,12 @@ channels:
       auth_token: env:{TOKEN_ENV}
       phone_number: "{OUR_NUMBER}"
       base_url: http://127.0.0.1:9
+routing:
+  policy: human_first
 """
+"""Every journey goes to the (empty) queue: the bot would answer each first message by SMS to
+a provider that is not there (``base_url``), and those sends would be retried for ever, so
+the outbox never drained. Routing still runs for every webhook, as in production."""
 
 
 # --- requests ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -15,6 +16,7 @@ from tests.helpers.workspace import apply_text
 from relaydesk import clock
 from relaydesk.bus import OutboxEntry
 from relaydesk.hub import Hub
+from relaydesk.journeys.actions import Reply, queue_reply
 from relaydesk.worker import MAX_ATTEMPTS, Worker
 
 CALLBACK_WORKSPACE = """
@@ -248,3 +250,18 @@ async def test_secrets_must_resolve(
     entry = await outbox_entry(hub)
     assert entry.status == "pending"
     assert "RELAYDESK_TEST_CALLBACK_SECRET is not set" in (entry.last_error or "")
+
+
+async def test_files_become_links_where_the_channel_cannot_attach_them(
+    client: httpx.AsyncClient, hub: Hub, provider: LoopbackProvider
+) -> None:
+    journey = uuid.UUID((await start_journey(client))["journey_id"])
+    files = [{"url": "https://files.example.com/label.pdf", "filename": "label.pdf"}]
+    buttons = [{"id": "ok", "title": "Got it"}]
+    sent = Reply(text="Your label", meta={"attachments": files, "buttons": buttons})
+    await hub.db.transaction(lambda s: queue_reply(s, journey, sent))
+    await Worker(hub).drain()
+    [request] = provider.requests
+    body = request.json()
+    assert body["text"] == "Your label\n\nlabel.pdf: https://files.example.com/label.pdf"
+    assert (body["buttons"], body["choices"]) == (["Got it"], buttons)

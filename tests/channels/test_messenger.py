@@ -20,6 +20,7 @@ from tests.helpers.workspace import apply_text
 from relaydesk import clock
 from relaydesk.channels import registry
 from relaydesk.channels.base import OutboundMessage
+from relaydesk.channels.content import Button
 from relaydesk.hub import Hub
 from relaydesk.worker import Worker
 
@@ -150,9 +151,52 @@ async def test_talk_to_a_person_postback_is_recognisable_in_meta(
         "kind": "postback",
         "payload": "HUMAN",
         "title": "Talk to a person",
-        "human_requested": True,
+        "requests_human": True,
+        "control": "postback",
     }
     assert await scalar(hub, "select external_id from messages") == "m_Postback0001"
+
+
+def tapped(kind: str, payload: str, mid: str) -> bytes:
+    """postback.json as a postback or a quick reply carrying ``payload``."""
+    data = json.loads(fixture("postback.json"))
+    event = data["entry"][0]["messaging"][0]
+    if kind == "quick_reply":
+        del event["postback"]
+        event["message"] = {"mid": mid, "text": "Agent", "quick_reply": {"payload": payload}}
+    else:
+        event["postback"].update(mid=mid, payload=payload)
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "human"),
+    [
+        ("postback", "HUMAN_AGENT", True),
+        ("quick_reply", "HUMAN_AGENT", True),
+        ("quick_reply", "talk_to_person", True),  # any case
+        ("postback", "ESCALATE", True),  # listed in the channel's human_payloads
+        ("postback", "GET_STARTED", False),
+        ("quick_reply", "human agent", False),  # a payload, not free text
+    ],
+)
+async def test_payloads_asking_for_a_person_carry_the_contract(
+    anonymous: httpx.AsyncClient,
+    hub: Hub,
+    provider: LoopbackProvider,
+    kind: str,
+    payload: str,
+    human: bool,
+) -> None:
+    extra = WORKSPACE.format(url=provider.url) + "      human_payloads: [ESCALATE]\n"
+    await apply_text(hub, extra)
+    assert (await deliver(anonymous, tapped(kind, payload, "m_Tap1"))).status_code == 200
+    meta = as_json(await scalar(hub, "select meta from messages"))
+    assert meta["payload"] == payload and meta["kind"] == kind
+    if human:
+        assert (meta["requests_human"], meta["control"]) == (True, kind)
+    else:
+        assert "requests_human" not in meta and "control" not in meta
 
 
 async def test_echoes_and_other_objects_are_not_customer_messages(
@@ -190,9 +234,47 @@ async def test_reply_is_the_documented_request_and_delivery_is_recorded(
     assert await scalar(hub, "select count(*) from messages") == 2
     await deliver(anonymous, fixture("delivery.json"))
     assert (await client.get(url)).json()["delivery_status"] == "delivered"
-    # read.json only carries a watermark: the framework cannot apply it yet (see docs)
+    # read.json's watermark is older than the reply: nothing changes
     assert (await deliver(anonymous, fixture("read.json"))).status_code == 200
     assert (await client.get(url)).json()["delivery_status"] == "delivered"
+    # a watermark after it: "everything before this was read"
+    later = int((manual_clock.now() + timedelta(minutes=1)).timestamp() * 1000)
+    read = fixture("read.json").replace(b"1458668856253", str(later).encode())
+    assert (await deliver(anonymous, read)).status_code == 200
+    assert (await client.get(url)).json()["delivery_status"] == "read"
+    stranger = read.replace(PSID.encode(), b"1111111111")  # someone else's watermark
+    assert (await deliver(anonymous, stranger)).status_code == 200
+
+
+async def test_a_watermark_reads_only_earlier_replies_to_that_person(
+    anonymous: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    hub: Hub,
+    provider: LoopbackProvider,
+    manual_clock: clock.ManualClock,
+) -> None:
+    manual_clock.set(SENT_AT + timedelta(minutes=5))
+    journey = await journey_after_inbound(anonymous, hub)
+    provider.then(
+        Scripted(200, {"recipient_id": PSID, "message_id": "m_First"}),
+        Scripted(200, {"recipient_id": PSID, "message_id": "m_Second"}),
+    )
+    ids = []
+    for text_ in ("First", "Second"):
+        reply = await client.post(f"/api/v1/journeys/{journey}/messages", json={"text": text_})
+        ids.append(reply.json()["id"])
+        await Worker(hub).drain()
+        manual_clock.advance(timedelta(minutes=1))
+    between = int((SENT_AT + timedelta(minutes=5, seconds=30)).timestamp() * 1000)
+    read = fixture("read.json").replace(b"1458668856253", str(between).encode())
+    assert (await deliver(anonymous, read)).status_code == 200
+    statuses = [(await client.get(f"/api/v1/messages/{i}")).json()["delivery_status"] for i in ids]
+    assert statuses == ["read", "sent"]
+    delivered = fixture("delivery.json").replace(b'"m_ReplyMid000111"', b"")
+    delivered = delivered.replace(b"1763900003000", str(between + 120_000).encode())
+    assert (await deliver(anonymous, delivered)).status_code == 200  # a watermark, no mids
+    statuses = [(await client.get(f"/api/v1/messages/{i}")).json()["delivery_status"] for i in ids]
+    assert statuses == ["read", "delivered"]  # never backwards
 
 
 async def test_after_24_hours_only_human_agent_within_7_days(
@@ -281,18 +363,22 @@ async def test_buttons_become_quick_replies_or_numbered_lines(provider: Loopback
     )
     reply_to = {"recipient": PSID, "last_inbound_at": clock.now().isoformat()}
     async with httpx.AsyncClient() as http:
-        await adapter.send(OutboundMessage("1", "Helped?", reply_to, ("Yes", "No")), http)
-        long = ("Yes", "Talk to a real person now")
+        two = (Button("yes", "Yes"), Button("HUMAN_AGENT", "A person"))
+        await adapter.send(OutboundMessage("1", "Helped?", reply_to, two), http)
+        long = (Button("Yes", "Yes"), Button("x", "Talk to a real person now"))
         await adapter.send(OutboundMessage("2", "Helped?", reply_to, long), http)
-    quick, numbered = (r.json()["message"] for r in provider.requests)
+        written = "Helped?\n1. Yes\n2. Talk to a real person now"  # the bot wrote them
+        await adapter.send(OutboundMessage("3", written, reply_to, long), http)
+    quick, numbered, as_written = (r.json()["message"] for r in provider.requests)
     assert quick == {
         "text": "Helped?",
         "quick_replies": [
-            {"content_type": "text", "title": "Yes", "payload": "Yes"},
-            {"content_type": "text", "title": "No", "payload": "No"},
+            {"content_type": "text", "title": "Yes", "payload": "yes"},
+            {"content_type": "text", "title": "A person", "payload": "HUMAN_AGENT"},
         ],
     }
     assert numbered == {"text": "Helped?\n\n1. Yes\n2. Talk to a real person now"}
+    assert as_written == {"text": written}
 
 
 async def test_a_batch_with_many_entries_and_events_parses_all(

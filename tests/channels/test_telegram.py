@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from telegram import (
     Contact,
     InlineKeyboardMarkup,
     Message,
+    MessageEntity,
     PhotoSize,
     Update,
     User,
@@ -35,6 +37,7 @@ from relaydesk.channels.base import OutboundMessage, WebhookRequest
 from relaydesk.channels.registry import build_adapter
 from relaydesk.channels.telegram import TelegramChannel
 from relaydesk.hub import Hub
+from relaydesk.journeys.actions import Reply, queue_reply
 from relaydesk.journeys.models import Message as Row
 from relaydesk.worker import Worker
 from relaydesk.workspace.file import WorkspaceFileError, parse_workspace
@@ -394,3 +397,76 @@ async def _messages(hub: Hub) -> list[Row]:
     async with hub.db.read() as session:
         query = select(Row).order_by(Row.created_at, Row.received_at)
         return list((await session.scalars(query)).all())
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("/human", "/human"),
+        ("/agent@shop_bot please", "/agent"),
+        ("/HUMAN", "/human"),
+        ("/start", None),
+        ("human please", None),  # words are for the bot's detector, not a command
+    ],
+)
+async def test_human_commands_are_requests_for_a_person(
+    anonymous: Client, hub: Hub, provider: Provider, text: str, command: str | None
+) -> None:
+    await setup(hub, provider)
+    word = text.split()[0]
+    entities = (
+        [MessageEntity(type=MessageEntity.BOT_COMMAND, offset=0, length=len(word))]
+        if word.startswith("/")
+        else []
+    )
+    assert (
+        await post_update(anonymous, text_update(40, 400, text, entities=entities))
+    ).status_code == 200
+    [row] = await _messages(hub)
+    assert row.text == text
+    if command is None:
+        assert "requests_human" not in row.meta and "control" not in row.meta
+    else:
+        assert (row.meta["requests_human"], row.meta["control"]) == (True, "command")
+        assert row.meta["command"] == command
+
+
+async def test_an_inline_button_for_a_person_is_a_request_for_a_person(
+    anonymous: Client, client: Client, hub: Hub, provider: Provider
+) -> None:
+    await setup(hub, provider)
+    await post_update(anonymous, text_update(50, 500, "Can I return it?"))
+    provider.then(Scripted(200, sent_message(ADA.id, 501, "Pick one")))
+    journey = await scalar(hub, "select journey_id from messages")
+    buttons = [{"id": "refund", "title": "Refund"}, {"id": "HUMAN_AGENT", "title": "A person"}]
+    offer = Reply(text="Pick one", author_type="bot", meta={"buttons": buttons})
+    await hub.db.transaction(lambda s: queue_reply(s, uuid.UUID(str(journey)), offer))
+    await Worker(hub).drain()
+    markup = provider.requests[0].json()["reply_markup"]
+    assert markup == {
+        "inline_keyboard": [
+            [{"text": "Refund", "callback_data": "refund"}],
+            [{"text": "A person", "callback_data": "HUMAN_AGENT"}],
+        ]
+    }
+    keyboard = InlineKeyboardMarkup.de_json(markup, None)
+    assert keyboard is not None
+    ours = msg(501, "Pick one", from_user=BOT, reply_markup=keyboard)
+    for number, data in enumerate(("refund", "HUMAN_AGENT")):
+        press = Update(
+            update_id=51 + number,
+            callback_query=CallbackQuery(
+                id=f"cbq-{number}", from_user=ADA, chat_instance="x", message=ours, data=data
+            ),
+        )
+        assert (await post_update(anonymous, press)).status_code == 200
+    refund, person = [
+        r for r in await _messages(hub) if (r.external_id or "").startswith("callback:")
+    ]
+    assert (refund.text, refund.meta.get("payload"), refund.meta.get("requests_human")) == (
+        "Refund",
+        "refund",
+        None,
+    )
+    assert (person.text, person.meta["payload"]) == ("A person", "HUMAN_AGENT")
+    assert (person.meta["requests_human"], person.meta["control"]) == (True, "inline_button")

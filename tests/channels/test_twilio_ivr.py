@@ -3,6 +3,7 @@ and how a menu shrinks with the settings (one language, no IVR)."""
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -126,3 +127,51 @@ async def test_one_language_skips_the_language_menu(
     assert call.said()[0] == ("en-GB", "Welcome to Example Shop.")
     journey = (await client.get(f"/api/v1/journeys/{await journey_of_call(hub)}")).json()
     assert journey["context"] == {"ivr_language": "en"}
+
+
+PERSON_IVR = IVR.replace(
+    "        queue: support", "        queue: support\n        person_digit: '0'"
+)
+
+
+@pytest.mark.usefixtures("workspace")
+@pytest.mark.parametrize("menu", ["language", "reason", "offer"])
+async def test_the_person_key_is_an_explicit_request_for_a_person(
+    anonymous: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    hub: Hub,
+    provider: LoopbackProvider,
+    menu: str,
+) -> None:
+    await apply_text(hub, workspace_text(provider.url, PERSON_IVR))
+    call = Call(anonymous)
+    await call.start()
+    for digits in {"language": [], "reason": ["2"], "offer": ["2", "1"]}[menu]:
+        await call.press(digits)
+    twiml = await call.press("0")
+    assert twiml.findtext("Enqueue") == "support" and twiml.find("Gather") is None
+    row = await scalar(
+        hub, "select meta from messages where external_id = :e", e="CA1234567890ABCDE:person"
+    )
+    meta = json.loads(row) if isinstance(row, str) else row
+    assert isinstance(meta, dict)
+    assert (meta["requests_human"], meta["control"], meta["key"]) == (True, "ivr_key", "0")
+    journey = (await client.get(f"/api/v1/journeys/{await journey_of_call(hub)}")).json()
+    assert journey["channels"] == ["phone"]  # no link is sent
+    texts = [
+        m["text"]
+        for m in (await client.get(f"/api/v1/customers/{journey['customer_id']}/timeline")).json()[
+            "items"
+        ]
+    ]
+    assert texts[-1] == "IVR: asked to talk to a person"
+
+
+def test_the_person_key_must_not_be_a_menu_choice() -> None:
+    with pytest.raises(ValueError, match=r"person_digit: 2 is already a menu choice"):
+        ivr(person_digit="2")
+    with pytest.raises(ValueError, match=r"person_digit: 1 is already a menu choice"):
+        ivr(person_digit="1")
+    assert ivr(person_digit="0").config is not None
+    outcome = ivr().handle("offer", {"lang": "en"}, "0", "")  # no person key: "0" declines
+    assert outcome is not None and outcome.meta == {}

@@ -3,6 +3,7 @@ errors, status callbacks, the WhatsApp 24-hour window and templates."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -35,6 +36,7 @@ from tests.helpers.workspace import apply_text
 
 from relaydesk import clock
 from relaydesk.hub import Hub
+from relaydesk.journeys.actions import Reply, queue_reply
 from relaydesk.settings import get_settings
 from relaydesk.worker import Worker
 
@@ -324,3 +326,33 @@ async def test_status_callback_and_messaging_service(
     form = parse_qs(request.body.decode())
     assert form["MessagingServiceSid"] == [f"MG{'0' * 32}"] and "From" not in form
     assert form["StatusCallback"] == ["https://support.example.com/hooks/sms"]
+
+
+async def test_attachments_go_as_media_urls_and_a_bots_choices_are_not_repeated(
+    anonymous: httpx.AsyncClient, hub: Hub, provider: LoopbackProvider
+) -> None:
+    await inbound_sms(anonymous, "Can I see the label?", "SM7")
+    journey = uuid.UUID(await journey_of(hub, "SM7"))
+    files = [
+        {"url": "https://files.example.com/label.pdf", "content_type": "application/pdf"},
+        {"url": "https://files.example.com/map.png", "filename": "map.png"},
+        {"url": "ftp://nope.example.com/x"},  # not a URL Twilio can fetch: skipped
+    ]
+    choices = [{"id": "ok", "title": "Got it"}, {"id": "HUMAN_AGENT", "title": "A person"}]
+    provider.then(
+        Scripted(201, {"sid": "SM" + "7" * 32, "status": "queued"}),
+        Scripted(201, {"sid": "SM" + "8" * 32, "status": "queued"}),
+    )
+    for sent in (
+        Reply(text="Here it is.", meta={"attachments": files}),
+        Reply(text="Anything else?\n1. Got it\n2. A person", meta={"buttons": choices}),
+    ):
+        await hub.db.transaction(lambda s, sent=sent: queue_reply(s, journey, sent))
+    await Worker(hub).drain()
+    media, bot = provider.requests
+    assert parse_qs(media.body.decode())["MediaUrl"] == [
+        "https://files.example.com/label.pdf",
+        "https://files.example.com/map.png",
+    ]
+    assert form_of(media)["Body"] == "Here it is."
+    assert form_of(bot)["Body"] == "Anything else?\n1. Got it\n2. A person"  # SMS: no buttons

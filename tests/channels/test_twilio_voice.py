@@ -360,22 +360,32 @@ async def test_anonymous_callers_and_unanswered_calls(
     assert [(i["kind"], i["value"]) for i in customer["identities"]] == [("handle", f"call:{CALL}")]
 
 
-async def test_a_written_reply_on_the_voice_channel_fails_with_a_reason(
-    anonymous: httpx.AsyncClient, client: httpx.AsyncClient, hub: Hub
+async def test_a_written_reply_on_the_voice_channel_is_refused_with_a_reason(
+    anonymous: httpx.AsyncClient, client: httpx.AsyncClient, hub: Hub, provider: LoopbackProvider
 ) -> None:
-    await Call(anonymous).start()
+    call = Call(anonymous)
+    await call.start()
     journey = await journey_of_call(hub)
-    sent = (
-        await client.post(
-            f"/api/v1/journeys/{journey}/messages", json={"text": "x", "channel": "phone"}
-        )
-    ).json()
+    url = f"/api/v1/journeys/{journey}/messages"
+    on_phone = await client.post(url, json={"text": "x", "channel": "phone"})
+    assert (on_phone.status_code, on_phone.json()["error"]) == (409, "no_written_replies")
+    assert "reply on another channel" in on_phone.json()["detail"]
+    unnamed = await client.post(url, json={"text": "x"})  # the journey has only the call
+    assert (unnamed.status_code, unnamed.json()["error"]) == (409, "no_written_replies")
+    assert await scalar(hub, "select count(*) from messages where direction = 'outbound'") == 0
+
+    for digits in ("1", "1", "1"):  # English, billing, the SMS link
+        await call.press(digits)
+    call_ended = [*call.fields, ("CallStatus", "completed"), ("CallDuration", "5")]
+    await post_signed(anonymous, f"{VOICE_URL}?step=status", call_ended)  # the call is newest
+    unnamed = await client.post(url, json={"text": "Did the link arrive?"})
+    assert unnamed.status_code == 202, unnamed.text
+    assert unnamed.json()["channel"] == "sms"  # not the call, though it was the last contact
     await Worker(hub).drain()
-    failed = (await client.get(f"/api/v1/messages/{sent['id']}")).json()
-    assert (
-        failed["delivery_status"] == "failed" and failed["delivery_error_code"] == "not_supported"
-    )
-    assert "reply on SMS or WhatsApp" in failed["delivery_error"]
+    assert [dict(parse_qsl(r.body.decode()))["Body"] for r in provider.requests] == [
+        "Continue here and skip the queue: https://example.com/c/1",
+        "Did the link arrive?",
+    ]
 
 
 async def test_a_retried_offer_webhook_sends_the_link_once(

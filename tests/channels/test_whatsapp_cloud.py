@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -23,8 +24,10 @@ from tests.helpers.workspace import apply_text
 from relaydesk import clock
 from relaydesk.channels import registry
 from relaydesk.channels.base import OutboundMessage
+from relaydesk.channels.content import Button as Choice
 from relaydesk.channels.whatsapp_cloud import WhatsAppCloudChannel
 from relaydesk.hub import Hub
+from relaydesk.journeys.actions import Reply, ReplyRefused, queue_reply
 from relaydesk.worker import Worker
 
 FIXTURES = SHARED / "fixtures" / "channels" / "whatsapp_cloud"
@@ -186,9 +189,38 @@ async def test_media_context_and_button_payloads_land_in_meta(
     assert await stored("wamid.CTX") == ("replied text", {"in_reply_to": "wamid.xyzxyz=="})
     assert await stored("wamid.BTN") == (
         "Talk to a person",
-        {"kind": "button_reply", "payload": "HUMAN", "human_requested": True},
+        {
+            "kind": "button_reply",
+            "payload": "HUMAN",
+            "requests_human": True,
+            "control": "button_reply",
+        },
     )
     assert await scalar(hub, "select count(distinct conversation_id) from messages") == 1
+
+
+@pytest.mark.parametrize(
+    ("sub", "reply_id", "human"),
+    [
+        ("button_reply", "HUMAN_AGENT", True),
+        ("list_reply", "talk_to_person", True),
+        ("button_reply", "track", False),
+    ],
+)
+async def test_interactive_replies_asking_for_a_person(
+    anonymous: httpx.AsyncClient, hub: Hub, sub: str, reply_id: str, human: bool
+) -> None:
+    tapped = json.loads(fixture("inbound_text_message.json", "wamid.TAP"))
+    message = tapped["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.pop("text")
+    message.update(
+        type="interactive", interactive={"type": sub, sub: {"id": reply_id, "title": "Choice"}}
+    )
+    assert (await deliver(anonymous, json.dumps(tapped).encode())).status_code == 200
+    meta = as_json(await scalar(hub, "select meta from messages"))
+    assert meta["payload"] == reply_id
+    assert meta.get("requests_human", False) is human
+    assert meta.get("control") == (sub if human else None)
 
 
 async def test_a_batch_with_many_entries_and_changes_parses_all(
@@ -240,8 +272,12 @@ async def test_statuses_update_delivery_never_regress_and_carry_errors(
 
 
 async def test_marketing_stop_and_resume_are_consent_changes(
-    anonymous: httpx.AsyncClient, client: httpx.AsyncClient, hub: Hub
+    anonymous: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    hub: Hub,
+    manual_clock: clock.ManualClock,
 ) -> None:
+    manual_clock.set(SENT_AT + timedelta(minutes=2))
     from_other = fixture("inbound_text_message.json").replace(b"972987654321", b"16505551234")
     await deliver(anonymous, from_other)
     customer_id = await scalar(hub, "select customer_id from messages")
@@ -254,13 +290,30 @@ async def test_marketing_stop_and_resume_are_consent_changes(
     stop = resume.replace(b'"value": "resume"', b'"value": "stop"')
 
     async def consent() -> tuple[str, str]:
-        wa = (await client.get(f"/api/v1/customers/{customer_id}")).json()["consent"]["wa"]
-        return wa["status"], wa["source"]
+        kept = (await client.get(f"/api/v1/customers/{customer_id}")).json()["consent"]
+        assert "wa" not in kept  # only marketing: the channel itself stays open
+        return kept["wa:marketing"]["status"], kept["wa:marketing"]["source"]
+
+    journey = uuid.UUID(str(await scalar(hub, "select journey_id from messages")))
+
+    async def marketing() -> str:
+        offer = Reply(text="20% off this week", author_type="system", meta={"purpose": "marketing"})
+        try:
+            await hub.db.transaction(lambda s: queue_reply(s, journey, offer))
+        except ReplyRefused as exc:
+            return f"{exc.code}: {exc.reason}"
+        return "queued"
 
     assert (await deliver(anonymous, stop)).status_code == 200
     assert await consent() == ("revoked", "whatsapp:marketing_messages:stop")
+    assert await marketing() == (
+        "opted_out: the customer opted out of marketing messages on wa; reply on another channel"
+    )
+    service = await client.post(f"/api/v1/journeys/{journey}/messages", json={"text": "On it!"})
+    assert service.status_code == 202, service.text  # a service reply still goes
     await deliver(anonymous, resume)
     assert await consent() == ("granted", "whatsapp:marketing_messages:resume")
+    assert await marketing() == "queued"
 
 
 def adapter(url: str) -> WhatsAppCloudChannel:
@@ -292,10 +345,11 @@ async def test_sends_are_the_documented_requests_and_buttons_match_pywa(
         text = documented["text"]["body"]
         result = await wa.send(OutboundMessage("m0", text, {"to": documented["to"]}), http)
         await wa.mark_read("wamid.xyzxyz", http)
-        await wa.send(OutboundMessage("m1", "Did that help?", to, ("Yes", "No")), http)
-        many = ("Track", "Return", "Exchange", "Person")
+        yes_no = (Choice("yes", "Yes"), Choice("no", "No"))
+        await wa.send(OutboundMessage("m1", "Did that help?", to, yes_no), http)
+        many = tuple(Choice(t.lower(), t) for t in ("Track", "Return", "Exchange", "Person"))
         await wa.send(OutboundMessage("m2", "Pick one", to, many), http)
-        long = ("Yes", "A title longer than twenty")
+        long = (Choice("y", "Yes"), Choice("l", "A title longer than twenty"))
         await wa.send(OutboundMessage("m3", "Sure?", to, long), http)
     assert result.external_id == "wamid.OUT1"
     send, read, buttons, numbered, too_long = provider.requests
@@ -305,7 +359,7 @@ async def test_sends_are_the_documented_requests_and_buttons_match_pywa(
     assert send.method == "POST"
     assert send.path == f"/v25.0/{PHONE_ID}/messages?appsecret_proof={proof}"
     assert send.headers["authorization"] == f"Bearer {TOKEN}"
-    choices = [Button(title="Yes", callback_data="Yes"), Button(title="No", callback_data="No")]
+    choices = [Button(title="Yes", callback_data="yes"), Button(title="No", callback_data="no")]
     assert buttons.json() == pywa_request(
         lambda peer: peer.send_message(to="972987654321", text="Did that help?", buttons=choices)
     )
@@ -396,3 +450,43 @@ async def test_re_engagement_fails_clearly_and_throughput_waits_for_retry_after(
 async def test_secrets_must_be_env_references(hub: Hub) -> None:
     with pytest.raises(Exception, match="access_token"):
         await apply_text(hub, workspace_text("https://x.test", access_token="EAAplaintext"))
+
+
+async def test_a_bots_buttons_travel_from_queue_reply_to_the_provider(
+    anonymous: httpx.AsyncClient,
+    hub: Hub,
+    provider: LoopbackProvider,
+    manual_clock: clock.ManualClock,
+) -> None:
+    """The bot's contract: ``meta["buttons"]`` as {id, title}; up to 3 are reply buttons whose
+    ids come back on a press, more stay as the numbered lines the text already has."""
+    manual_clock.set(SENT_AT + timedelta(minutes=2))
+    journey = uuid.UUID(await journey_after_inbound(anonymous, hub))
+    three = [
+        {"id": "track", "title": "Track my order"},
+        {"id": "return", "title": "Return it"},
+        {"id": "HUMAN_AGENT", "title": "Talk to a person"},
+    ]
+    four = [*three, {"id": "other", "title": "Something else"}]
+    listed = (
+        "What can I do?\n1. Track my order\n2. Return it\n3. Talk to a person\n4. Something else"
+    )
+    provider.then(Scripted(200, graph_sent("wamid.B1")), Scripted(200, graph_sent("wamid.B2")))
+    for text_, buttons in (("What can I do?", three), (listed, four)):
+        bot = Reply(text=text_, author_type="bot", meta={"buttons": buttons})
+        await hub.db.transaction(lambda s, bot=bot: queue_reply(s, journey, bot))
+    await Worker(hub).drain()
+    interactive, numbered = (r.json() for r in provider.requests)
+    assert interactive["type"] == "interactive"
+    assert interactive["interactive"] == {
+        "type": "button",
+        "body": {"text": "What can I do?"},
+        "action": {
+            "buttons": [
+                {"type": "reply", "reply": {"id": b["id"], "title": b["title"]}} for b in three
+            ]
+        },
+    }
+    assert numbered["type"] == "text" and numbered["text"]["body"] == listed  # not repeated
+    stored = as_json(await scalar(hub, "select meta from messages where external_id = 'wamid.B1'"))
+    assert stored["buttons"] == three

@@ -49,6 +49,7 @@ class ApiChannel(ChannelAdapter):
     kind: ClassVar[str] = "api"
     Config: ClassVar[type[ChannelConfig]] = ApiChannelConfig
     capabilities: ClassVar[Capabilities] = Capabilities(buttons=True, channel_class="messaging")
+    supports_buttons: ClassVar[bool] = True
     accepts_webhooks: ClassVar[bool] = False
 
     @property
@@ -78,13 +79,15 @@ class ApiChannel(ChannelAdapter):
     async def send(self, message: OutboundMessage, http: httpx.AsyncClient) -> SendResult:
         if self.settings.callback_url is None:
             return SendResult(external_id=None, status="sent")
+        meta = {k: v for k, v in message.meta.items() if k != "buttons"}
         body = json.dumps(
             {
                 "message_id": message.message_id,
                 "text": message.text,
-                "buttons": list(message.buttons),
+                "buttons": [button.title for button in message.buttons],
+                "choices": [{"id": b.id, "title": b.title} for b in message.buttons],
                 "recipient": message.reply_to,
-                **message.meta,
+                **meta,
             },
             separators=(",", ":"),
         ).encode()

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from relaydesk.channels.content import Attachment, Button
 from relaydesk.customers.identities import IdentityKey
 
 
@@ -71,6 +72,17 @@ class DeliveryUpdate:
 
 
 @dataclass(frozen=True)
+class Watermark:
+    """Everything sent on the channel to ``identity`` up to ``at`` is ``status`` (Messenger's
+    ``read``/``delivery`` watermarks name no message)."""
+
+    identity: IdentityKey
+    status: str
+    """delivered | read"""
+    at: datetime
+
+
+@dataclass(frozen=True)
 class ConsentChange:
     """The customer opted in or out of a channel (STOP / START, marketing preferences)."""
 
@@ -78,6 +90,14 @@ class ConsentChange:
     status: str
     """granted | revoked"""
     reason: str
+    purpose: str = "all"
+    """all (STOP on SMS: nothing may be sent) or marketing (service replies still go)."""
+
+
+def consent_key(channel_name: str, purpose: str = "all") -> str:
+    """Where a consent is kept per customer: the channel's name for everything, or
+    ``<channel>:marketing`` for marketing messages only."""
+    return channel_name if purpose == "all" else f"{channel_name}:{purpose}"
 
 
 @dataclass(frozen=True)
@@ -104,6 +124,7 @@ class OutboundRequest:
 class ParsedWebhook:
     messages: list[InboundMessage] = field(default_factory=list)
     deliveries: list[DeliveryUpdate] = field(default_factory=list)
+    watermarks: list[Watermark] = field(default_factory=list)
     consent: list[ConsentChange] = field(default_factory=list)
     outbound: list[OutboundRequest] = field(default_factory=list)
     reply: WebhookReply = field(default_factory=WebhookReply)
@@ -142,12 +163,17 @@ class OutboundMessage:
     message_id: str
     text: str
     reply_to: dict[str, Any]
-    buttons: tuple[str, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    """Shown as buttons where the adapter ``supports_buttons`` (and they fit), else as
+    numbered lines (``text_with_choices``)."""
     template: dict[str, Any] | None = None
     """An approved template (name/id and variables) for sending outside the window."""
     tag: str | None = None
     """A provider message tag (Messenger HUMAN_AGENT) for replies outside the window."""
     meta: dict[str, Any] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
+    """Only for adapters whose capabilities say ``attachments``; delivery turns them into
+    links in the text for the others."""
 
 
 @dataclass(frozen=True)
@@ -233,6 +259,14 @@ class ChannelAdapter(ABC):
     kind: ClassVar[str]
     Config: ClassVar[type[ChannelConfig]]
     capabilities: ClassVar[Capabilities]
+    takes_written_replies: ClassVar[bool] = True
+    """False for channels that cannot carry a written reply (a phone call): replies are
+    refused when queued, and a reply on no named channel goes to another conversation."""
+    supports_buttons: ClassVar[bool] = False
+    """Whether replies can show buttons (``meta["buttons"]``); without them the choices
+    travel as numbered lines in the text."""
+    max_buttons: ClassVar[int | None] = None
+    """The most buttons one message can show (None: no small limit); more become lines."""
     accepts_webhooks: ClassVar[bool] = True
     has_receiver: ClassVar[bool] = False
     """True for channels that listen or poll themselves (SMTP server, IMAP polling)."""

@@ -20,6 +20,7 @@ from relaydesk.channels.base import (
     PermanentSendError,
     TransientSendError,
 )
+from relaydesk.channels.content import attachments_from_meta, buttons_from_meta, text_with_links
 from relaydesk.channels.models import Channel
 from relaydesk.channels.registry import build_adapter
 from relaydesk.hub import Hub
@@ -66,12 +67,17 @@ async def deliver(hub: Hub, event: StoredEvent) -> None:
         return  # already sent (or failed) by an earlier attempt
     try:
         adapter = build_adapter(channel.name, channel.kind, channel.settings)
+        files = attachments_from_meta(message.meta.get("attachments"))
+        text = message.text
+        if files and not adapter.capabilities.attachments:
+            text, files = text_with_links(text, files), ()
         result = await adapter.send(
             OutboundMessage(
                 message_id=str(message.id),
-                text=message.text,
+                text=text,
                 reply_to=conversation.reply_to or {},
-                buttons=tuple(message.meta.get("buttons", ())),
+                attachments=files,
+                buttons=buttons_from_meta(message.meta.get("buttons")),
                 template=message.meta.get("template"),
                 tag=message.meta.get("tag"),
                 meta={**message.meta, "author_type": message.author_type},

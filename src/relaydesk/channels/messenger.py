@@ -2,10 +2,11 @@
 
 Inbound: the app's ``page`` webhook, signed with the App Secret. The sender is a Page-scoped
 id (PSID) the provider asserts: a handle of kind ``messenger`` scoped to this channel. Text,
-quick replies, postbacks (``meta.payload``; "talk to a person" payloads set
-``meta.human_requested``), attachments and reactions become messages; ``delivery`` lists the
-delivered message ids; echoes (what the Page itself sent) are not customer messages and are
-skipped. ``read`` only carries a watermark, which this framework cannot apply yet.
+quick replies, postbacks (``meta.payload``; "talk to a person" payloads such as
+``HUMAN_AGENT`` set ``meta.requests_human`` and ``meta.control``), attachments and reactions
+become messages; ``delivery`` lists the delivered message ids (or only a watermark); echoes
+(what the Page itself sent) are not customer messages and are skipped. ``read`` carries a
+watermark: every message sent to that person before it counts as read.
 
 Outbound: the Send API, ``POST {base_url}/{api_version}/{page_id}/messages`` with the Page
 access token: ``messaging_type=RESPONSE`` within 24 h of the customer's last message;
@@ -31,9 +32,11 @@ from relaydesk.channels.base import (
     PermanentSendError,
     Sender,
     SendResult,
+    Watermark,
     WebhookRequest,
     resolve_secret,
 )
+from relaydesk.channels.content import text_with_choices
 from relaydesk.channels.meta_common import (
     MESSENGER_REASONS,
     MetaAppConfig,
@@ -44,17 +47,17 @@ from relaydesk.channels.meta_common import (
     envelope,
     from_millis,
     log,
-    numbered_lines,
     obj,
     payload_meta,
     post_graph,
 )
-from relaydesk.customers.identities import Assurance, identity_key
+from relaydesk.customers.identities import Assurance, IdentityKey, identity_key
 
 REPLY_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 MAX_QUICK_REPLIES = 13
 MAX_QUICK_REPLY_TITLE = 20
+MAX_PAYLOAD = 1000
 
 
 class PageChannelConfig(MetaAppConfig):
@@ -74,6 +77,8 @@ class MessengerChannel(MetaWebhookAdapter):
         outside_window="tag",
         receipts=True,
     )
+    supports_buttons: ClassVar[bool] = True
+    max_buttons: ClassVar[int | None] = MAX_QUICK_REPLIES
     label: ClassVar[str] = "Messenger"
     webhook_object: ClassVar[str] = "page"
     subscribe_fields: ClassVar[tuple[str, ...]] = (
@@ -145,18 +150,23 @@ class MessengerChannel(MetaWebhookAdapter):
             mids = delivery.get("mids")
             for mid in mids if isinstance(mids, list) else []:
                 parsed.deliveries.append(DeliveryUpdate(str(mid), "delivered", at=when))
+            if not mids and when is not None and sender:
+                parsed.watermarks.append(Watermark(self._key(sender), "delivered", when))
         elif "read" in event:
             read = obj(event["read"])
+            watermark = from_millis(read.get("watermark"))
             if read.get("mid"):  # Instagram names the message seen
                 parsed.deliveries.append(DeliveryUpdate(str(read["mid"]), "read", at=at))
-            else:  # Messenger: a watermark, "everything before it"; needs the framework
-                log.debug("channel %s: read watermark not applied", self.name)
+            elif watermark is not None and sender:  # Messenger: everything sent before it
+                parsed.watermarks.append(Watermark(self._key(sender), "read", watermark))
         if inbound is not None:
             parsed.messages.append(inbound)
 
+    def _key(self, sender_id: str) -> IdentityKey:
+        return identity_key(self.kind, sender_id, scope=self.name)
+
     def _sender(self, sender_id: str) -> Sender:
-        key = identity_key(self.kind, sender_id, scope=self.name)
-        return Sender(identities=((key, Assurance.PROVIDER.value),))
+        return Sender(identities=((self._key(sender_id), Assurance.PROVIDER.value),))
 
     def _reply_to(self, sender_id: str, at: datetime | None) -> dict[str, Any]:
         """Where replies go, and when the customer last wrote (for the HUMAN_AGENT limit)."""
@@ -296,15 +306,16 @@ class MessengerChannel(MetaWebhookAdapter):
 
     def _message_body(self, message: OutboundMessage) -> dict[str, Any]:
         text, buttons = message.text, message.buttons
-        if buttons_fit(buttons, MAX_QUICK_REPLIES, MAX_QUICK_REPLY_TITLE):
+        if buttons_fit(buttons, MAX_QUICK_REPLIES, MAX_QUICK_REPLY_TITLE, MAX_PAYLOAD):
             body: dict[str, Any] = {
                 "text": text,
                 "quick_replies": [
-                    {"content_type": "text", "title": title, "payload": title} for title in buttons
+                    {"content_type": "text", "title": button.title, "payload": button.id}
+                    for button in buttons
                 ],
             }
         else:
-            text = numbered_lines(text, buttons)
+            text = text_with_choices(text, buttons)
             body = {"text": text}
         limit = self.capabilities.max_text_length
         if (limit is not None and len(text) > limit) or (

@@ -36,6 +36,7 @@ from relaydesk.channels.base import (
     resolve_secret,
     retry_after_seconds,
 )
+from relaydesk.channels.content import Button, human_request, is_human_control
 
 log = logging.getLogger("relaydesk.channels.meta")
 
@@ -75,8 +76,10 @@ class MetaAppConfig(ChannelConfig):
     api_version: str = Field(DEFAULT_API_VERSION, pattern=r"^v\d+\.\d+$")
     appsecret_proof: bool = True
     """Send ``appsecret_proof`` with Graph calls (needed when the app requires it)."""
-    human_payloads: list[str] = Field(default_factory=lambda: ["HUMAN"])
-    """Button/postback payloads that mean "talk to a person" (``meta.human_requested``)."""
+    human_payloads: list[str] = Field(default_factory=list)
+    """More button/postback payloads meaning "talk to a person", beside the standard
+    ``HUMAN_AGENT``, ``HUMAN`` and ``TALK_TO_PERSON`` (any case): such a press is stored with
+    ``meta.requests_human = true`` and ``meta.control`` naming the control."""
 
     def graph_url(self, node: str) -> str:
         return f"{str(self.base_url).rstrip('/')}/{self.api_version}/{node}/messages"
@@ -182,29 +185,28 @@ def from_millis(value: Any) -> datetime | None:
 def payload_meta(
     source: str, payload: Any, human_payloads: Iterable[str], **extra: Any
 ) -> dict[str, Any]:
-    """Meta for a tapped button or postback: ``payload`` for the bot, and ``human_requested``
-    when the payload is one the channel declares as "talk to a person"."""
+    """Meta for a tapped button or postback: ``payload`` (the button's id) for the bot, and
+    the explicit-request-for-a-person contract when the payload means "talk to a person"
+    (``control`` is ``source``: postback, quick_reply, button_reply, …)."""
     meta: dict[str, Any] = {"kind": source, **{k: v for k, v in extra.items() if v is not None}}
     if isinstance(payload, str):
         meta["payload"] = payload
-        if payload in set(human_payloads):
-            meta["human_requested"] = True
+        if is_human_control(payload, human_payloads):
+            meta.update(human_request(source))
     return meta
 
 
-# --- outbound: buttons degrade to numbered lines ----------------------------------------------
+# --- outbound: buttons, or numbered lines where they don't fit -------------------------------
 
 
-def numbered_lines(text: str, buttons: Iterable[str]) -> str:
-    lines = "\n".join(f"{number}. {title}" for number, title in enumerate(buttons, 1))
-    return f"{text}\n\n{lines}" if lines else text
-
-
-def buttons_fit(buttons: tuple[str, ...], most: int, title_length: int) -> bool:
+def buttons_fit(buttons: tuple[Button, ...], most: int, title_length: int, id_length: int) -> bool:
+    """Whether the provider can show these as buttons (else they become numbered lines)."""
+    ids = [button.id for button in buttons]
     return (
         0 < len(buttons) <= most
-        and len(set(buttons)) == len(buttons)
-        and all(0 < len(title) <= title_length for title in buttons)
+        and len(set(ids)) == len(ids)
+        and all(0 < len(button.title) <= title_length for button in buttons)
+        and all(0 < len(ident) <= id_length for ident in ids)
     )
 
 

@@ -38,9 +38,13 @@ from relaydesk.channels.base import (
     classify_http_failure,
     resolve_secret,
 )
+from relaydesk.channels.content import Button, human_request, is_human_control
 from relaydesk.customers.identities import Assurance, InvalidIdentity, identity_key
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
+MAX_CALLBACK_DATA = 64
+HUMAN_COMMANDS = frozenset({"/human", "/agent"})
+"""Commands that ask for a person (register them with BotFather's /setcommands)."""
 MEDIA_KINDS = (
     "photo",
     "video",
@@ -113,6 +117,20 @@ def _text(message: dict[str, Any]) -> str:
     return f"[{media}]" if media else "[unsupported message]"
 
 
+def _command(message: dict[str, Any]) -> str | None:
+    """The bot command the message starts with (``/human@ShopBot please`` → ``/human``)."""
+    text = message.get("text")
+    entities = message.get("entities")
+    if not isinstance(text, str) or not isinstance(entities, list):
+        return None
+    first = next((e for e in entities if isinstance(e, dict) and e.get("offset") == 0), None)
+    if first is None or first.get("type") != "bot_command":
+        return None
+    length = first.get("length")
+    words = text[: length if isinstance(length, int) else len(text)].split()
+    return words[0].split("@", 1)[0].lower() if words else None
+
+
 def _key(chat_id: object, message_id: object) -> str:
     return f"{chat_id}:{message_id}"
 
@@ -123,6 +141,8 @@ class TelegramChannel(ChannelAdapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         buttons=True, attachments=False, max_text_length=4096, channel_class="messaging"
     )
+    supports_buttons: ClassVar[bool] = True
+    """An inline keyboard (or a one-time reply keyboard, ``buttons: reply``)."""
 
     @property
     def settings(self) -> TelegramConfig:
@@ -195,6 +215,9 @@ class TelegramChannel(ChannelAdapter):
             meta["media"] = media
         if user.get("language_code"):
             meta["language_code"] = user["language_code"]
+        command = _command(message) if not edited else None
+        if command in HUMAN_COMMANDS:
+            meta.update(human_request("command", command=command))
         parsed.messages.append(
             InboundMessage(
                 channel=self.name,
@@ -229,13 +252,18 @@ class TelegramChannel(ChannelAdapter):
                 if button.get("callback_data") == data:
                     label = str(button.get("text", data))
         chat_id = int(source["chat"]["id"])
+        meta: dict[str, Any] = {"update": "callback_query", "chat_type": source["chat"].get("type")}
+        if data:
+            meta["payload"] = data
+            if is_human_control(data):
+                meta.update(human_request("inline_button"))
         parsed.messages.append(
             InboundMessage(
                 channel=self.name,
                 external_id=f"callback:{query['id']}",
                 sender=self._sender(user),
                 text=label or "[button]",
-                meta={"update": "callback_query", "chat_type": source["chat"].get("type")},
+                meta=meta,
                 reply_to={"chat_id": chat_id},
                 thread_refs=(_key(chat_id, source["message_id"]),),
             )
@@ -263,17 +291,17 @@ class TelegramChannel(ChannelAdapter):
                 return {"chat_id": int(value)}
         return None
 
-    def _keyboard(self, buttons: tuple[str, ...]) -> dict[str, Any]:
+    def _keyboard(self, buttons: tuple[Button, ...]) -> dict[str, Any]:
         if self.settings.buttons == "reply":
             return {
-                "keyboard": [[{"text": label}] for label in buttons],
+                "keyboard": [[{"text": button.title}] for button in buttons],
                 "one_time_keyboard": True,
                 "resize_keyboard": True,
             }
         return {
             "inline_keyboard": [
-                [{"text": label, "callback_data": str(index)}]
-                for index, label in enumerate(buttons)
+                [{"text": button.title, "callback_data": _callback_data(button, index)}]
+                for index, button in enumerate(buttons)
             ]
         }
 
@@ -314,6 +342,11 @@ class TelegramChannel(ChannelAdapter):
                 continue
             raise _failure(response, data)
         raise PermanentSendError("Telegram: the chat migrated more than once", "migrated")
+
+
+def _callback_data(button: Button, index: int) -> str:
+    """The button's id comes back on a press; Telegram takes 1-64 bytes (else the index)."""
+    return button.id if 0 < len(button.id.encode()) <= MAX_CALLBACK_DATA else str(index)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

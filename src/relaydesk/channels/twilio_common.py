@@ -211,7 +211,11 @@ def twilio_failure(response: httpx.Response, what: str) -> Exception:
 
 
 async def post_to_twilio(
-    http: httpx.AsyncClient, config: TwilioConfig, resource: str, data: dict[str, str], what: str
+    http: httpx.AsyncClient,
+    config: TwilioConfig,
+    resource: str,
+    data: dict[str, str | list[str]],
+    what: str,
 ) -> dict[str, Any]:
     """POST a form to the REST API with basic auth; the JSON answer or a mapped error."""
     try:

@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
+from relaydesk.channels.content import human_request
+
 KEY = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 Digit = Annotated[str, Field(pattern=r"^[0-9*#]$")]
 
@@ -78,6 +80,10 @@ class IvrConfig(_Strict):
     """How often a menu is played before the default (first language, no reason, queue)."""
     timeout: int = Field(5, ge=1, le=30)
     """Seconds Twilio waits for a key press."""
+    person_digit: Digit | None = None
+    """The key that asks for a person in any menu (say it in the menus, e.g. "Press 0 to
+    talk to a person"): the call goes to a person at once and the journey records an
+    explicit request for a person (``meta.requests_human``). Must not be a menu's choice."""
 
     @model_validator(mode="after")
     def _complete(self) -> IvrConfig:
@@ -91,6 +97,17 @@ class IvrConfig(_Strict):
             missing = sorted(set(codes) - set(reason.label))
             if missing:
                 raise ValueError(f"reasons.{reason.key}.label: no text for {', '.join(missing)}")
+        if self.person_digit is not None:
+            taken = {str(n) for n in range(1, len(self.reasons) + 1)}
+            if len(self.languages) > 1:
+                taken |= {str(n) for n in range(1, len(self.languages) + 1)}
+            if self.offer is not None:
+                taken.add(self.offer.digit)
+            if self.person_digit in taken:
+                raise ValueError(
+                    f"person_digit: {self.person_digit} is already a menu choice; use a key "
+                    f"no menu uses (not {', '.join(sorted(taken))})"
+                )
         if self.offer is not None and isinstance(self.offer.text, dict):
             missing = sorted(set(codes) - set(self.offer.text))
             if missing:
@@ -128,6 +145,8 @@ class Outcome:
     context: dict[str, Any] = field(default_factory=dict)
     link: tuple[str, str] | None = None
     """(channel, text) to send the caller."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Meta of the timeline message (an explicit request for a person)."""
 
 
 class Ivr:
@@ -235,6 +254,8 @@ class Ivr:
         except ValueError:
             attempt = 1
         lang = self.config.language(params.get("lang"))
+        if step in ("language", "reason", "offer") and digits == self.config.person_digit:
+            return self._on_person(lang, digits)
         if step == "language":
             return self._on_language(digits, attempt)
         if step == "reason":
@@ -243,6 +264,16 @@ class Ivr:
             reason = params.get("reason") or None
             return self._on_offer(lang, reason, digits, attempt)
         return None
+
+    def _on_person(self, lang: IvrLanguage, digits: str) -> Outcome:
+        """The caller pressed the "talk to a person" key: connect them, and say so."""
+        return Outcome(
+            self._connect(lang, VoiceResponse()),
+            event="IVR: asked to talk to a person",
+            event_key="person",
+            context={"ivr_language": lang.code},
+            meta=human_request("ivr_key", key=digits),
+        )
 
     def _retry(self, lang: IvrLanguage, attempt: int) -> tuple[bool, Any]:
         """(whether to play the menu again, the response started with the retry prompt)."""

@@ -37,6 +37,7 @@ from relaydesk.channels.base import (
     WebhookReply,
     WebhookRequest,
 )
+from relaydesk.channels.content import text_with_choices
 from relaydesk.channels.twilio_common import (
     ERROR_REASONS,
     TwilioConfig,
@@ -62,6 +63,7 @@ EMPTY_TWIML = str(MessagingResponse().to_xml()).encode()
 """The answer to every messaging webhook: Twilio sends nothing itself."""
 
 MAX_BODY = 1600
+MAX_MEDIA = 10
 """Twilio's limit on a message Body, in characters (SMS and WhatsApp)."""
 
 
@@ -248,7 +250,7 @@ class TwilioSmsChannel(ChannelAdapter):
         to = message.reply_to.get("to")
         if not to:
             raise PermanentSendError(f"{self.kind}: no phone number to send to", "no_address")
-        data: dict[str, str] = {"To": self._address(str(to))}
+        data: dict[str, str | list[str]] = {"To": self._address(str(to))}
         if s.messaging_service_sid:
             data["MessagingServiceSid"] = s.messaging_service_sid
         else:
@@ -257,7 +259,13 @@ class TwilioSmsChannel(ChannelAdapter):
         if message.template:
             data.update(self._template_fields(message.template))
         else:
-            data["Body"] = _with_buttons(message.text, message.buttons)
+            data["Body"] = text_with_choices(message.text, message.buttons)  # no buttons
+        if message.attachments:  # MMS / WhatsApp media: Twilio fetches each URL
+            if len(message.attachments) > MAX_MEDIA:
+                raise PermanentSendError(
+                    f"{self.kind}: at most {MAX_MEDIA} attachments in one message", "too_many_media"
+                )
+            data["MediaUrl"] = [item.url for item in message.attachments]
         callback = status_callback_url(s.status_callback, self.name)
         if callback:
             data["StatusCallback"] = callback
@@ -311,11 +319,3 @@ class TwilioWhatsAppChannel(TwilioSmsChannel):
         receipts=True,
     )
     address_prefix: ClassVar[str] = "whatsapp:"
-
-
-def _with_buttons(text: str, buttons: tuple[str, ...]) -> str:
-    """No free-form buttons on Twilio: they become numbered lines."""
-    if not buttons:
-        return text
-    lines = "\n".join(f"{i}. {label}" for i, label in enumerate(buttons, start=1))
-    return f"{text}\n\n{lines}"

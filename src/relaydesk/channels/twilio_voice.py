@@ -91,6 +91,7 @@ class TwilioVoiceChannel(ChannelAdapter):
     kind: ClassVar[str] = "twilio_voice"
     Config: ClassVar[type[ChannelConfig]] = TwilioVoiceConfig
     capabilities: ClassVar[Capabilities] = Capabilities(channel_class="voice")
+    takes_written_replies: ClassVar[bool] = False
 
     @property
     def settings(self) -> TwilioVoiceConfig:
@@ -109,6 +110,7 @@ class TwilioVoiceChannel(ChannelAdapter):
                     "reasons": [reason.key for reason in ivr.reasons],
                     "offer_channel": ivr.offer.channel if ivr.offer else None,
                     "connect": "dial" if ivr.dial else f"queue {ivr.queue}",
+                    "person_digit": ivr.person_digit,
                 }
                 if ivr
                 else None
@@ -140,9 +142,10 @@ class TwilioVoiceChannel(ChannelAdapter):
         )
         parsed = ParsedWebhook(reply=_twiml(outcome.twiml))
         if outcome.event:
-            parsed.messages.append(
-                self._message(form, outcome.event_key, outcome.event, outcome.context)
-            )
+            message = self._message(form, outcome.event_key, outcome.event, outcome.context)
+            if outcome.meta:
+                message = replace(message, meta={**message.meta, **outcome.meta})
+            parsed.messages.append(message)
             if outcome.link is not None:
                 channel, text = outcome.link
                 parsed.outbound.append(OutboundRequest(for_message=0, channel=channel, text=text))

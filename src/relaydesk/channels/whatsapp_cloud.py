@@ -32,6 +32,7 @@ from relaydesk.channels.base import (
     WebhookRequest,
     resolve_secret,
 )
+from relaydesk.channels.content import text_with_choices
 from relaydesk.channels.meta_common import (
     WHATSAPP_REASONS,
     MetaAppConfig,
@@ -41,7 +42,6 @@ from relaydesk.channels.meta_common import (
     envelope,
     from_seconds,
     log,
-    numbered_lines,
     obj,
     payload_meta,
     post_graph,
@@ -51,6 +51,7 @@ from relaydesk.customers.identities import Assurance, IdentityKey, InvalidIdenti
 MAX_TEXT = 4096
 MAX_BUTTONS = 3
 MAX_BUTTON_TITLE = 20
+MAX_BUTTON_ID = 256
 MAX_INTERACTIVE_BODY = 1024
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "played": "read"}
@@ -131,6 +132,8 @@ class WhatsAppCloudChannel(MetaWebhookAdapter):
         outside_window="template",
         receipts=True,
     )
+    supports_buttons: ClassVar[bool] = True  # interactive reply buttons; more: numbered lines
+    max_buttons: ClassVar[int | None] = MAX_BUTTONS
 
     @property
     def settings(self) -> WhatsAppCloudConfig:
@@ -270,13 +273,14 @@ class WhatsAppCloudChannel(MetaWebhookAdapter):
         )
 
     def _preference(self, item: dict[str, Any]) -> ConsentChange | None:
-        """Marketing stop/resume. This is a *marketing* opt-out (WhatsApp has no other)."""
+        """Marketing stop/resume: a *marketing* opt-out only (service replies still go)."""
         value, wa_id = item.get("value"), str(item.get("wa_id", ""))
-        if item.get("category") != "marketing_messages" or value not in ("stop", "resume"):
+        if not wa_id or item.get("category") != "marketing_messages":
             return None
-        status = "revoked" if value == "stop" else "granted"
+        status = {"stop": "revoked", "resume": "granted"}.get(str(value))
         reason = f"whatsapp:marketing_messages:{value}"
-        return ConsentChange(self._phone_or_handle(wa_id), status, reason) if wa_id else None
+        key = self._phone_or_handle(wa_id)
+        return ConsentChange(key, status, reason, purpose="marketing") if status else None
 
     # --- outbound --------------------------------------------------------------------------
 
@@ -291,23 +295,18 @@ class WhatsAppCloudChannel(MetaWebhookAdapter):
         if message.template:
             return {"type": "template", "template": self._template(message.template)}
         text, buttons = message.text, message.buttons
-        if buttons_fit(buttons, MAX_BUTTONS, MAX_BUTTON_TITLE) and len(text) <= (
-            MAX_INTERACTIVE_BODY
-        ):
+        fit = buttons_fit(buttons, MAX_BUTTONS, MAX_BUTTON_TITLE, MAX_BUTTON_ID)
+        if fit and len(text) <= MAX_INTERACTIVE_BODY:
+            replies = [{"type": "reply", "reply": {"id": b.id, "title": b.title}} for b in buttons]
             return {
                 "type": "interactive",
                 "interactive": {
                     "type": "button",
                     "body": {"text": text},
-                    "action": {
-                        "buttons": [
-                            {"type": "reply", "reply": {"id": title, "title": title}}
-                            for title in buttons
-                        ]
-                    },
+                    "action": {"buttons": replies},
                 },
             }
-        text = numbered_lines(text, buttons)
+        text = text_with_choices(text, buttons)
         if len(text) > MAX_TEXT:
             raise PermanentSendError(
                 f"WhatsApp messages are at most {MAX_TEXT} characters (with the numbered options)",

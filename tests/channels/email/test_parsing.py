@@ -132,6 +132,14 @@ QUOTED = [
     ),
     ("Le lundi 5 janvier, Shop a écrit :\n> old", "Le lundi 5 janvier, Shop a écrit :\n> old"),
     ("Sounds good\n\n> Will you take it back?\n> Yes.\n\n", "Sounds good"),
+    (  # an attribution without a date, right above the quote
+        "Got it, thanks!\n\nShop Support <support@shop.example> wrote:\n\n> Your label.",
+        "Got it, thanks!",
+    ),
+    (  # "wrote:" that is not the quote's attribution stays
+        "You wrote: it ships Monday.\nIt did not.\n\n> Your parcel left today.",
+        "You wrote: it ships Monday.\nIt did not.",
+    ),
 ]
 
 

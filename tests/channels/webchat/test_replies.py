@@ -43,6 +43,10 @@ async def test_an_agent_reply_is_pushed_live_and_marked_delivered_then_read(
             pushed = await widget.expect("message")
         assert pushed["from"] == "agent" and pushed["text"] == "It ships today."
         assert pushed["status"] == "sent" and pushed["buttons"] == ["Thanks", "Track it"]
+        assert pushed["choices"] == [
+            {"id": "Thanks", "title": "Thanks"},
+            {"id": "Track it", "title": "Track it"},
+        ]
         assert await status_of(client, reply_id) == "sent"
         assert all(f.get("id") != reply_id for f in await stranger.quiet())
 

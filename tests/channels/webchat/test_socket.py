@@ -165,9 +165,28 @@ async def test_talk_to_a_person_is_marked_on_the_message(server: str, hub: Hub) 
             "I would like to talk to a person, please.", "h1", meta={"human_request": True}
         )
     meta = await scalar(hub, "select meta from messages")
-    assert (json.loads(meta) if isinstance(meta, str) else meta) == {"human_request": True}
+    assert (json.loads(meta) if isinstance(meta, str) else meta) == {
+        "human_request": True,
+        "requests_human": True,
+        "control": "talk_to_person",
+    }
     async with open_widget(server, token=widget.token) as again:
         assert again.history[0]["human_request"] is True
+
+
+async def test_a_pressed_button_sends_its_id(server: str, hub: Hub) -> None:
+    async with open_widget(server) as widget:
+        await widget.say("A person, please", "b1", meta={"button": "HUMAN_AGENT"})
+        await widget.send(type="message", client_msg_id="b2", text="x", meta={"button": ""})
+        error = await widget.expect("error")
+        assert (error["code"], error["field"]) == ("bad_frame", "message.meta.button")
+    meta = await scalar(hub, "select meta from messages")
+    assert (json.loads(meta) if isinstance(meta, str) else meta) == {
+        "payload": "HUMAN_AGENT",
+        "requests_human": True,
+        "control": "button",
+    }
+    assert await scalar(hub, "select count(*) from messages") == 1
 
 
 async def test_hello_must_come_first(server: str) -> None:

@@ -86,8 +86,21 @@ def test_inbound_translation_scopes_ids_by_visitor() -> None:
     [(identity, assurance)] = message.sender.identities
     assert (identity.kind, identity.scope, assurance) == ("handle", "chat", "provider")
     assert message.sender.claims == ()
-    assert message.meta == {"human_request": True}
+    assert message.meta == {
+        "human_request": True,
+        "requests_human": True,
+        "control": "talk_to_person",
+    }
     assert message.reply_to == {"visitor": "v_" + "a" * 24}
+
+
+def test_a_pressed_button_carries_its_id_and_a_person_button_is_a_request() -> None:
+    visitor = "v_" + "b" * 24
+    plain = adapter().inbound(visitor, "m-2", "Track it", button="track")
+    assert plain.meta == {"payload": "track"}
+    person = adapter().inbound(visitor, "m-3", "A person, please", button="HUMAN_AGENT")
+    assert person.meta == {"payload": "HUMAN_AGENT", "requests_human": True, "control": "button"}
+    assert adapter().inbound(visitor, "m-4", "Hi").meta == {}
 
 
 def test_the_human_request_text_is_recognised_by_the_bot() -> None:

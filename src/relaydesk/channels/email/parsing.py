@@ -38,6 +38,13 @@ _SENT = re.compile(
     re.IGNORECASE,
 )
 _BLANK_RUNS = re.compile(r"\n{3,}")
+_WROTE = re.compile(
+    r"^.{1,300}?\b(wrote|schrieb|a écrit|escribió|skrev|schreef|ha scritto|escreveu|napisał"
+    r"|napisała|pisze)\b.{0,120}:\s*$",
+    re.IGNORECASE,
+)
+"""An attribution without a date ("Shop Support <support@shop.example> wrote:"), trimmed
+only when the quote follows it."""
 
 
 def read_message(raw: bytes) -> EmailMessage:
@@ -160,6 +167,11 @@ def _quote_start(lines: list[str]) -> int | None:
     while tail > 0 and (not lines[tail - 1].strip() or lines[tail - 1].lstrip().startswith(">")):
         tail -= 1
     if any(line.lstrip().startswith(">") for line in lines[tail:]):
+        above = tail
+        while above > 0 and not lines[above - 1].strip():
+            above -= 1
+        if above > 0 and _WROTE.match(lines[above - 1]):
+            return above - 1
         return tail
     return None
 

@@ -15,6 +15,7 @@ from relaydesk.channels.base import (
     PermanentSendError,
     TransientSendError,
 )
+from relaydesk.channels.content import text_with_choices
 from relaydesk.channels.email.automatic import redact
 from relaydesk.channels.email.config import EmailConfig
 from relaydesk.channels.email.threads import our_message_id
@@ -34,10 +35,7 @@ def is_automatic(message: OutboundMessage) -> bool:
 
 
 def _body(message: OutboundMessage) -> str:
-    text = message.text
-    if message.buttons:  # email has no buttons: they become numbered lines
-        choices = "\n".join(f"{n}. {label}" for n, label in enumerate(message.buttons, 1))
-        text = f"{text}\n\n{choices}"
+    text = text_with_choices(message.text, message.buttons)  # email has no buttons
     return text if text.endswith("\n") else text + "\n"
 
 

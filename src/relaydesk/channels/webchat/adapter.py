@@ -27,11 +27,15 @@ from relaydesk.channels.base import (
     Sender,
     SendResult,
 )
+from relaydesk.channels.content import buttons_from_meta, is_human_control
+from relaydesk.channels.content import human_request as mark_human
 from relaydesk.customers.identities import Assurance, IdentityKey, identity_key
 
 KIND = "webchat"
 HUMAN_REQUEST_TEXT = "I would like to talk to a person, please."
 """What the "Talk to a person" control sends, with ``meta.human_request = true``."""
+HUMAN_CONTROL = "talk_to_person"
+"""``meta.control`` of a message sent with the "Talk to a person" control."""
 
 
 def normalize_origin(raw: str) -> str:
@@ -83,6 +87,7 @@ class WebchatChannel(ChannelAdapter):
     capabilities: ClassVar[Capabilities] = Capabilities(
         buttons=True, typing=True, max_text_length=8000, channel_class="chat", receipts=True
     )
+    supports_buttons: ClassVar[bool] = True
     accepts_webhooks: ClassVar[bool] = False
 
     @property
@@ -131,16 +136,27 @@ class WebchatChannel(ChannelAdapter):
         text: str,
         *,
         human_request: bool = False,
+        button: str | None = None,
         sent_at: datetime | None = None,
     ) -> InboundMessage:
-        """A visitor's message; ``client_msg_id`` makes a resend a no-op (per visitor)."""
+        """A visitor's message; ``client_msg_id`` makes a resend a no-op (per visitor).
+
+        The "Talk to a person" control, or a pressed button whose id asks for a person, is an
+        explicit request for a person (``requests_human``, ``control``)."""
+        meta: dict[str, Any] = {}
+        if button is not None:
+            meta["payload"] = button
+            if is_human_control(button):
+                meta.update(mark_human("button"))
+        if human_request:  # human_request: the widget's own flag, kept for its history
+            meta.update(mark_human(HUMAN_CONTROL, human_request=True))
         return InboundMessage(
             channel=self.name,
             external_id=external_id(visitor, client_msg_id),
             sender=self.sender(visitor),
             text=text,
             sent_at=sent_at,
-            meta={"human_request": True} if human_request else {},
+            meta=meta,
             reply_to={"visitor": visitor},
         )
 
@@ -198,10 +214,12 @@ def message_frame(
         own = client_msg_id_of(visitor, external)
         if own is not None:
             frame["client_msg_id"] = own
-        if meta.get("human_request"):
+        if meta.get("human_request") or meta.get("requests_human"):
             frame["human_request"] = True
     else:
         frame["status"] = status
-        if meta.get("buttons"):
-            frame["buttons"] = list(meta["buttons"])
+        buttons = buttons_from_meta(meta.get("buttons"))
+        if buttons:  # labels (older widgets send the label back), and ids with them
+            frame["buttons"] = [button.title for button in buttons]
+            frame["choices"] = [{"id": b.id, "title": b.title} for b in buttons]
     return frame

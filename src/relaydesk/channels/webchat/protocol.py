@@ -32,6 +32,8 @@ class Hello(_Frame):
 class MessageMeta(_Frame):
     human_request: bool = False
     """Set by the "Talk to a person" control: the visitor asks for a person."""
+    button: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    """The id of the reply button pressed (the text is its title)."""
 
 
 class ChatMessage(_Frame):

@@ -266,7 +266,11 @@ class VisitorSession:
                 retry_after=round(wait, 1),
             )
         inbound = self.adapter.inbound(
-            self.visitor, cid, text, human_request=frame.meta.human_request
+            self.visitor,
+            cid,
+            text,
+            human_request=frame.meta.human_request,
+            button=frame.meta.button,
         )
         config = await workspace_config(self.hub)
         result = await self.hub.db.transaction(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
 from relaydesk.bus import publish
+from relaydesk.channels.base import consent_key
 from relaydesk.channels.models import Channel
 from relaydesk.channels.registry import adapter_class
 from relaydesk.customers.models import Consent, Identity
@@ -45,6 +46,9 @@ class Reply:
     template: dict[str, Any] | None = None
     tag: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    """Stored on the message and passed to the adapter: ``buttons`` ([{"id", "title"}]) show
+    as buttons where the channel ``supports_buttons``; ``purpose: marketing`` also honours a
+    marketing-only opt-out."""
 
 
 async def _conversation_for_reply(
@@ -57,11 +61,22 @@ async def _conversation_for_reply(
             .where(Conversation.journey_id == journey.id)
         )
     ).all()
-    candidates = [(c, ch) for c, ch in rows if channel_name in (None, ch.name)]
+    candidates = [
+        (c, ch)
+        for c, ch in rows
+        if ch.name == channel_name
+        or (channel_name is None and adapter_class(ch.kind).takes_written_replies)
+    ]
     if candidates:
         return max(
             candidates,
             key=lambda pair: (pair[0].last_inbound_at or pair[0].created_at, pair[0].created_at),
+        )
+    if channel_name is None and rows:
+        raise ReplyRefused(
+            "no_written_replies",
+            "the journey has only calls, which cannot carry a written reply; name a channel "
+            "to reply on (SMS, WhatsApp, email)",
         )
     if channel_name is None:
         raise ReplyRefused("no_conversation", "the journey has no conversation to reply on")
@@ -105,14 +120,25 @@ async def queue_reply(session: AsyncSession, journey_id: uuid.UUID, reply: Reply
     conversation, channel = await _conversation_for_reply(session, journey, reply.channel)
     if not channel.enabled:
         raise ReplyRefused("channel_disabled", f"channel {channel.name} is disabled")
-    consent = await session.scalar(
-        select(Consent.status).where(
-            Consent.customer_id == journey.customer_id, Consent.channel == channel.name
+    if not adapter_class(channel.kind).takes_written_replies:
+        raise ReplyRefused(
+            "no_written_replies",
+            f"{channel.name} is a {channel.kind} channel: a call cannot carry a written reply; "
+            "reply on another channel (SMS, WhatsApp, email)",
+        )
+    purposes = ["all", "marketing"] if reply.meta.get("purpose") == "marketing" else ["all"]
+    refused = await session.scalar(
+        select(Consent.channel).where(
+            Consent.customer_id == journey.customer_id,
+            Consent.channel.in_([consent_key(channel.name, p) for p in purposes]),
+            Consent.status == "revoked",
         )
     )
-    if consent == "revoked":
+    if refused is not None:
+        what = "marketing messages on " if refused != channel.name else ""
         raise ReplyRefused(
-            "opted_out", f"the customer opted out of {channel.name}; reply on another channel"
+            "opted_out",
+            f"the customer opted out of {what}{channel.name}; reply on another channel",
         )
     capabilities = adapter_class(channel.kind).capabilities
     now = clock.now()

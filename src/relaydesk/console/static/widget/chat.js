@@ -134,7 +134,9 @@ class ChatWidget {
       if (message.status !== "read" && !this.acknowledged.read.has(message.id)) {
         this.unread.add(message.id);
       }
-      if (fresh && message.buttons) this.quickReplies(message.buttons);
+      if (fresh && (message.choices || message.buttons)) {
+        this.quickReplies(message.choices || message.buttons.map((title) => ({ title })));
+      }
     }
     return fresh;
   }
@@ -188,12 +190,14 @@ class ChatWidget {
     }, 8000);
   }
 
+  /** Reply buttons: a press sends the title as the visitor's message, with the button's
+   * id (when it has one) so the bot knows which choice it was. */
   quickReplies(buttons) {
     const { quick } = this.ui;
     quick.replaceChildren(
-      ...buttons.map((label) => {
-        const button = el("button", { type: "button", class: "chip", text: label });
-        button.addEventListener("click", () => this.post(label));
+      ...buttons.map(({ id, title }) => {
+        const button = el("button", { type: "button", class: "chip", text: title });
+        button.addEventListener("click", () => this.post(title, id ? { button: id } : undefined));
         return button;
       }),
     );
