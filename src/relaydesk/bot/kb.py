@@ -50,6 +50,13 @@ class KbMatch:
     title: str
     body: str
     score: float
+    url: str | None = None
+    """The article in the public help centre, when the knowledge base knows its address."""
+
+
+def article_url(base_url: str, slug: str, language: str) -> str:
+    """``<base_url>/help/<slug>?lang=<language>``; ``base_url`` may be "" for a relative link."""
+    return f"{base_url.rstrip('/')}/help/{slug}?lang={language}"
 
 
 def _document(article: Article, language: str) -> str:
@@ -67,8 +74,10 @@ def _content(text: str) -> str:
 class KnowledgeBase:
     """Ranked search over article variants; pure and picklable."""
 
-    def __init__(self, articles: Iterable[Article]) -> None:
+    def __init__(self, articles: Iterable[Article], *, base_url: str | None = None) -> None:
+        """``base_url`` (the hub's public URL, or "") makes every match carry its help link."""
         self.articles = tuple(articles)
+        self.base_url = base_url
         self._keys: list[tuple[Article, str]] = [
             (a, lang) for a in self.articles for lang in sorted(a.variants)
         ]
@@ -108,7 +117,9 @@ class KnowledgeBase:
             current = best.get(article.slug)
             if current is None or score > current.score:
                 v = article.variants[lang]
-                best[article.slug] = KbMatch(article.slug, lang, v.title, v.body, round(score, 4))
+                best[article.slug] = KbMatch(
+                    article.slug, lang, v.title, v.body, round(score, 4), self._url(article, lang)
+                )
         ranked = sorted(best.values(), key=lambda m: -m.score)
         return [m for m in ranked if m.score >= min_score][:top_k]
 
@@ -124,4 +135,8 @@ class KnowledgeBase:
         if lang not in article.variants:
             lang = next(iter(article.variants))
         v = article.variants[lang]
-        return KbMatch(slug, lang, v.title, v.body, 1.0)
+        return KbMatch(slug, lang, v.title, v.body, 1.0, self._url(article, lang))
+
+    def _url(self, article: Article, language: str) -> str | None:
+        base = getattr(self, "base_url", None)
+        return None if base is None else article_url(base, article.slug, language)
