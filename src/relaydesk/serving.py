@@ -12,6 +12,7 @@ import signal
 import uvicorn
 
 from relaydesk.app import create_app
+from relaydesk.bot.runtime import DEFAULT_MODELS
 from relaydesk.channels.receivers import Receivers
 from relaydesk.hub import Hub
 from relaydesk.logs import UVICORN_LOG_CONFIG, configure_logging
@@ -23,6 +24,8 @@ GRACEFUL_SHUTDOWN_SECONDS = 30
 
 def run_server(settings: Settings, *, host: str, port: int) -> None:
     configure_logging(settings.log_level)
+    if settings.run_worker:
+        DEFAULT_MODELS.start()  # the bot's model trains while the server starts
     config = uvicorn.Config(
         create_app(settings),
         host=host,
@@ -43,6 +46,7 @@ def run_worker_process(settings: Settings) -> None:
 
     async def main() -> None:
         hub = Hub.from_settings(settings)
+        DEFAULT_MODELS.start()
         worker = Worker(hub)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

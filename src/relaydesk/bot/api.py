@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from relaydesk.api.deps import PrincipalDep
-from relaydesk.bot.runtime import BotModels
+from relaydesk.api.deps import HubDep, PrincipalDep
+from relaydesk.bot.listeners import runtime_for
 
 router = APIRouter(tags=["bot"])
 
@@ -32,16 +32,8 @@ class ParseOut(BaseModel):
     sentiment: dict[str, Any]
 
 
-def models(request: Request) -> BotModels:
-    state = request.app.state
-    if not hasattr(state, "bot_models"):
-        state.bot_models = BotModels()
-    found: BotModels = state.bot_models
-    return found
-
-
 @router.post("/bot/parse", response_model=ParseOut, summary="Understand one customer message")
-async def parse(body: ParseIn, request: Request, _: PrincipalDep) -> ParseOut:
-    model = await models(request).current()
+async def parse(body: ParseIn, hub: HubDep, _: PrincipalDep) -> ParseOut:
+    model = await runtime_for(hub).model()  # the model the live bot answers with
     result = model.parse(body.text, body.language).as_dict()
     return ParseOut.model_validate(result)

@@ -32,6 +32,8 @@ class Journey(Base):
     reopen_count: Mapped[int] = mapped_column(default=0)
     combined_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("journeys.id"))
     """Set when folded into another journey; its id keeps redirecting there."""
+    handoff: Mapped[dict[str, Any] | None]
+    """The bot's handoff package (bot/handoff.py): summary, intent, facts, reason."""
 
 
 class Conversation(Base):
