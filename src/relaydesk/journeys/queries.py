@@ -16,6 +16,7 @@ from relaydesk.journeys.schemas import (
     OwnerOut,
     TimelineItem,
 )
+from relaydesk.routing.queries import latest_decision
 
 
 async def current_journey_id(session: AsyncSession, journey_id: uuid.UUID) -> uuid.UUID | None:
@@ -73,6 +74,8 @@ async def journey_view(session: AsyncSession, journey_id: uuid.UUID) -> JourneyO
         last_activity_at=journey.last_activity_at,
         resolved_at=journey.resolved_at,
         reopen_count=journey.reopen_count,
+        handoff=journey.handoff,
+        routing=await latest_decision(session, journey.id),
     )
 
 

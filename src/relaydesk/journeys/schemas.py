@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from relaydesk.routing.schemas import RoutingOut
+
 
 class SenderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -80,6 +82,16 @@ class JourneyOut(BaseModel):
     last_activity_at: datetime
     resolved_at: datetime | None
     reopen_count: int
+    handoff: dict[str, Any] | None = Field(
+        None,
+        description="The bot's handoff package when it stepped aside: summary, reason, intent "
+        "and confidence, facts, sentiment, articles offered, transcript reference",
+    )
+    routing: RoutingOut | None = Field(
+        None,
+        description="The latest routing decision: bot, queue or agent, the policy and reason, "
+        "the journey's value and a readable explanation, and the inputs it was made from",
+    )
 
 
 class ResolveIn(BaseModel):

@@ -1,0 +1,70 @@
+"""The workspace file's ``routing:`` section, stored as one workspace setting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaydesk import clock
+from relaydesk.routing.queries import CONFIG_KEY
+from relaydesk.routing.schemas import Coefficients, RoutingConfig
+from relaydesk.workspace.models import WorkspaceSetting
+
+if TYPE_CHECKING:
+    from relaydesk.workspace.actions import Change
+
+
+def stored_form(config: RoutingConfig) -> dict[str, Any]:
+    """What the file declared, JSON-ready (durations as seconds, as the file may write them)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, timedelta):
+            return value.total_seconds()
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    result: dict[str, Any] = plain(config.model_dump(exclude_unset=True))
+    return result
+
+
+async def apply_routing(
+    session: AsyncSession, config: RoutingConfig | None, *, actor: str
+) -> list[Change]:
+    """Idempotent: the same section twice reports ``unchanged``; no section changes nothing."""
+    from relaydesk.workspace.actions import Change  # the workspace imports this module
+
+    if config is None:
+        return []
+    value = {"value": stored_form(config)}
+    row = await session.get(WorkspaceSetting, CONFIG_KEY)
+    if row is None:
+        session.add(WorkspaceSetting(key=CONFIG_KEY, value=value, updated_at=clock.now()))
+        return [Change("routing", "settings", "created")]
+    if row.value == value:
+        return [Change("routing", "settings", "unchanged")]
+    changed = sorted(
+        key
+        for key in set(row.value.get("value", {})) | set(value["value"])
+        if row.value.get("value", {}).get(key) != value["value"].get(key)
+    )
+    row.value, row.updated_at = value, clock.now()
+    return [Change("routing", "settings", "updated", changed)]
+
+
+async def store_coefficients(session: AsyncSession, coefficients: Coefficients) -> None:
+    """Replace the value model's coefficients, keeping the rest of the routing settings."""
+    row = await session.get(WorkspaceSetting, CONFIG_KEY, with_for_update=True)
+    current = dict(row.value.get("value", {})) if row else {}
+    current["coefficients"] = coefficients.model_dump()
+    RoutingConfig.model_validate(current)  # never store what cannot be read back
+    if row is None:
+        session.add(
+            WorkspaceSetting(key=CONFIG_KEY, value={"value": current}, updated_at=clock.now())
+        )
+    else:
+        row.value, row.updated_at = {"value": current}, clock.now()

@@ -1,0 +1,181 @@
+"""Journeys leaving people: resolved, handed elsewhere, or transferred (agent, team, bot)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaydesk import clock
+from relaydesk.agents.models import Agent, Team
+from relaydesk.bus import publish
+from relaydesk.channels.models import Channel
+from relaydesk.db import new_id
+from relaydesk.journeys.actions import JourneyNotFound, change_owner
+from relaydesk.journeys.states import ACTIVE_JOURNEY_STATUSES, JourneyOwner
+from relaydesk.routing.actions.assign import (
+    Routed,
+    assign_waiting,
+    enqueue,
+    holder,
+    lock_journey,
+)
+from relaydesk.routing.actions.loads import lock_load, release
+from relaydesk.routing.events import AgentAvailabilityChanged
+from relaydesk.routing.models import Assignment, QueueEntryRow, RoutingDecision
+from relaydesk.routing.pool import EPSILON
+from relaydesk.routing.queries import channel_class, latest_inbound
+from relaydesk.routing.understanding import Understood
+
+
+async def end_holding(
+    session: AsyncSession,
+    journey_id: uuid.UUID,
+    reason: str,
+    *,
+    actor: str,
+    agent_id: uuid.UUID | None = None,
+    before: datetime | None = None,
+) -> Assignment | None:
+    """End the journey's offer or assignment (only ``agent_id``'s, only one made before
+    ``before``, if given) and announce the freed capacity; idempotent."""
+    current = await holder(session, journey_id)
+    if current is None or (agent_id is not None and current.agent_id != agent_id):
+        return None
+    if before is not None and current.created_at > before:
+        return None  # a newer assignment (the same agent again) is not the one that ended
+    await release(session, current, "ended" if current.status == "active" else "withdrawn", reason)
+    presence = await session.scalar(select(Agent.presence).where(Agent.id == current.agent_id))
+    await publish(
+        session,
+        AgentAvailabilityChanged(
+            agent_id=current.agent_id, presence=presence or "offline", reason="capacity_freed"
+        ),
+        actor=actor,
+    )
+    return current
+
+
+async def journey_closed(session: AsyncSession, journey_id: uuid.UUID, *, actor: str) -> bool:
+    """A resolved (or combined) journey leaves the queue and frees its agent."""
+    journey = await lock_journey(session, journey_id)
+    if journey is None or journey.status in ACTIVE_JOURNEY_STATUSES:
+        return False
+    ended = await end_holding(session, journey_id, journey.status, actor=actor)
+    gone = await session.execute(
+        delete(QueueEntryRow).where(QueueEntryRow.journey_id == journey_id)
+    )
+    return ended is not None or bool(gone.rowcount)  # type: ignore[attr-defined]
+
+
+class TransferRefused(ValueError):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Transferred:
+    journey_id: uuid.UUID
+    to: str
+    routed: Routed
+
+
+async def _understood(session: AsyncSession, journey_id: uuid.UUID) -> Understood:
+    """What the latest decision knew about the customer's words (no parsing in here)."""
+    queued = await session.get(QueueEntryRow, journey_id)
+    if queued is not None:
+        return Understood.from_dict(queued.understood)
+    inputs = await session.scalar(
+        select(RoutingDecision.inputs)
+        .where(RoutingDecision.journey_id == journey_id)
+        .order_by(RoutingDecision.created_at.desc(), RoutingDecision.id.desc())
+        .limit(1)
+    )
+    return Understood.from_dict(inputs)
+
+
+async def transfer(
+    session: AsyncSession,
+    journey_id: uuid.UUID,
+    to: Literal["agent", "team", "bot"],
+    *,
+    actor: str,
+    reason: str,
+    agent_id: uuid.UUID | None = None,
+    team: str | None = None,
+) -> Transferred:
+    """Hand an open journey to an agent (direct, never over capacity), a team (queued for its
+    members) or back to the bot."""
+    journey = await lock_journey(session, journey_id)
+    if journey is None:
+        raise JourneyNotFound(str(journey_id))
+    if journey.status not in ACTIVE_JOURNEY_STATUSES:
+        raise TransferRefused("journey_closed", f"the journey is {journey.status}")
+    understood = await _understood(session, journey_id)
+    if to == "bot":
+        await end_holding(session, journey_id, "transferred", actor=actor)
+        await session.execute(delete(QueueEntryRow).where(QueueEntryRow.journey_id == journey_id))
+        if journey.owner_type != JourneyOwner.BOT.value:
+            await change_owner(session, journey_id, JourneyOwner.BOT, reason=reason, actor=actor)
+        return Transferred(journey_id, "bot", Routed("bot"))
+    if to == "team":
+        if team is None or await session.scalar(select(Team.id).where(Team.name == team)) is None:
+            raise TransferRefused("unknown_team", f"no team named {team!r}")
+        await end_holding(session, journey_id, "transferred", actor=actor)
+        queued = await enqueue(session, journey, understood, reason=reason, actor=actor, team=team)
+        queued.excluded = []
+        routed = await assign_waiting(session, journey_id, trigger="transfer", actor=actor)
+        return Transferred(journey_id, "team", routed or Routed("queue"))
+    assert agent_id is not None
+    agent = await session.get(Agent, agent_id)
+    if agent is None or not agent.active:
+        raise TransferRefused("unknown_agent", f"no active agent {agent_id}")
+    if agent.presence != "online":
+        raise TransferRefused("agent_unavailable", f"the agent is {agent.presence}")
+    current = await holder(session, journey_id)
+    if current is not None and current.agent_id == agent_id and current.status == "active":
+        raise TransferRefused("already_assigned", "the journey is already this agent's")
+    message = await latest_inbound(session, journey_id)
+    kind = None
+    if message is not None:
+        kind = await session.scalar(select(Channel.kind).where(Channel.id == message.channel_id))
+    klass = channel_class(kind) if kind else "messaging"
+    capacity = (agent.capacity or {}).get(klass, 0)
+    if capacity <= 0:
+        raise TransferRefused("no_capacity", f"the agent takes no {klass} conversations")
+    await end_holding(session, journey_id, "transferred", actor=actor)
+    load = await lock_load(session, agent_id)
+    weight = 1.0 / capacity
+    if load.load + weight > 1.0 + EPSILON:
+        raise TransferRefused(
+            "no_capacity", f"the agent is at load {load.load:.2f}; a {klass} needs {weight:.2f}"
+        )
+    now = clock.now()
+    session.add(
+        Assignment(
+            id=new_id(),
+            journey_id=journey_id,
+            customer_id=journey.customer_id,
+            agent_id=agent_id,
+            status="active",
+            channel_class=klass,
+            weight=weight,
+            created_at=now,
+            accepted_at=now,
+        )
+    )
+    load.load, load.active, load.last_assigned_at = (
+        min(1.0, load.load + weight),
+        load.active + 1,
+        now,
+    )
+    await session.execute(delete(QueueEntryRow).where(QueueEntryRow.journey_id == journey_id))
+    await change_owner(
+        session, journey_id, JourneyOwner.AGENT, reason=reason, actor=actor, agent_id=agent_id
+    )
+    return Transferred(journey_id, "agent", Routed("agent", agent_id))

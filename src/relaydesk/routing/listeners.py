@@ -1,0 +1,206 @@
+"""Routing in the worker: new journeys get a decision, the queue moves on every change.
+
+- ``MessageReceived`` on a journey owned by ``unassigned`` (and ``JourneyReopened``):
+  understand the message, then decide bot / queue / agent (actions record why).
+- ``OwnerChanged`` to ``queue`` (a bot handoff): enqueue and try to assign; away from an
+  agent by someone else: free that agent's capacity.
+- An agent coming online or freeing capacity: offer waiting journeys, best first.
+- A resolved or combined journey leaves the queue and frees its agent.
+- The offer timer: the agent missed it; offer the journey to the next best.
+
+Every handler is idempotent: the actions re-check the journey under its lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import partial
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaydesk import clock
+from relaydesk.bus import StoredEvent, on
+from relaydesk.customers.models import Customer
+from relaydesk.hub import Hub
+from relaydesk.journeys.events import (
+    JourneyReopened,
+    JourneyResolved,
+    JourneysCombined,
+    MessageReceived,
+    OwnerChanged,
+)
+from relaydesk.journeys.models import Journey, Message
+from relaydesk.journeys.states import ACTIVE_JOURNEY_STATUSES, JourneyOwner
+from relaydesk.routing.actions import (
+    OFFER_TIMER,
+    assign_waiting,
+    end_holding,
+    expire_offer,
+    journey_closed,
+    route_journey,
+    take_handoff,
+)
+from relaydesk.routing.events import AgentAvailabilityChanged
+from relaydesk.routing.models import HOLDING, Assignment, QueueEntryRow
+from relaydesk.routing.pool import EPSILON
+from relaydesk.routing.queries import agent_pool, latest_inbound, load_context, previous_texts
+from relaydesk.routing.queue import QueueEntry, ordered
+from relaydesk.routing.understanding import Understood, understand
+from relaydesk.timers import DueTimer, on_timer
+
+DRAIN_LIMIT = 50
+"""Waiting journeys tried per availability event (best first)."""
+
+
+async def _understand_latest(
+    hub: Hub, journey_id: uuid.UUID, message_id: uuid.UUID | None = None
+) -> Understood | None:
+    async with hub.db.read() as session:
+        message = (
+            await session.get(Message, message_id)
+            if message_id is not None
+            else await latest_inbound(session, journey_id)
+        )
+        if message is None or message.direction != "inbound":
+            return None
+        previous = tuple(await previous_texts(session, message))
+        locale = await session.scalar(
+            select(Customer.locale).where(Customer.id == message.customer_id)
+        )
+    return await understand(
+        hub,
+        message.text,
+        language=locale[:2].lower() if locale else None,
+        previous=previous,
+        meta=message.meta,
+    )
+
+
+async def _owner(hub: Hub, journey_id: uuid.UUID) -> tuple[str, str] | None:
+    async with hub.db.read() as session:
+        row = (
+            await session.execute(
+                select(Journey.owner_type, Journey.status).where(Journey.id == journey_id)
+            )
+        ).first()
+    return (row[0], row[1]) if row else None
+
+
+@on(MessageReceived)
+async def route_first_contact(hub: Hub, event: StoredEvent) -> None:
+    journey_id = event.journey_id
+    if journey_id is None:
+        return
+    state = await _owner(hub, journey_id)
+    if state is None or state[0] != JourneyOwner.UNASSIGNED.value:
+        return
+    if state[1] not in ACTIVE_JOURNEY_STATUSES:
+        return
+    understood = await _understand_latest(hub, journey_id, uuid.UUID(event.payload["message_id"]))
+    if understood is None:
+        return
+    await hub.db.transaction(lambda s: route_journey(s, journey_id, understood, trigger="message"))
+    hub.wake_worker()
+
+
+@on(JourneyReopened)
+async def route_reopened(hub: Hub, event: StoredEvent) -> None:
+    journey_id = event.journey_id
+    if journey_id is None:
+        return
+    understood = await _understand_latest(hub, journey_id)
+    if understood is None:
+        return
+    await hub.db.transaction(lambda s: route_journey(s, journey_id, understood, trigger="reopened"))
+    hub.wake_worker()
+
+
+@on(OwnerChanged)
+async def follow_owner(hub: Hub, event: StoredEvent) -> None:
+    journey_id = event.journey_id
+    if journey_id is None:
+        return
+    payload = event.payload
+    previous = payload.get("previous_agent_id")
+    kept = payload["to_owner"] == "agent" and payload.get("agent_id") == previous
+    if payload["from_owner"] == "agent" and previous and not kept:
+        await hub.db.transaction(
+            lambda s: end_holding(
+                s,
+                journey_id,
+                "owner_changed",
+                actor="routing",
+                agent_id=uuid.UUID(previous),
+                before=event.occurred_at,
+            )
+        )
+    if payload["to_owner"] != JourneyOwner.QUEUE.value:
+        hub.wake_worker()
+        return
+    async with hub.db.read() as session:
+        queued = await session.get(QueueEntryRow, journey_id) is not None
+    if queued:
+        await hub.db.transaction(lambda s: assign_waiting(s, journey_id, trigger="queue"))
+    else:
+        understood = await _understand_latest(hub, journey_id) or Understood()
+        reason = str(payload.get("reason") or "handoff")
+        await hub.db.transaction(lambda s: take_handoff(s, journey_id, understood, reason=reason))
+    hub.wake_worker()
+
+
+@on(AgentAvailabilityChanged)
+async def agent_available(hub: Hub, event: StoredEvent) -> None:
+    if event.payload.get("presence") == "online":
+        await drain_queue(hub)
+
+
+@on(JourneyResolved)
+async def journey_resolved(hub: Hub, event: StoredEvent) -> None:
+    if event.journey_id is not None:
+        journey_id = event.journey_id
+        await hub.db.transaction(lambda s: journey_closed(s, journey_id, actor="routing"))
+        hub.wake_worker()
+
+
+@on(JourneysCombined)
+async def journeys_combined(hub: Hub, event: StoredEvent) -> None:
+    for raw in (event.journey_id, event.payload.get("combined_journey_id")):
+        if raw is not None:
+            closed = uuid.UUID(str(raw))
+            await hub.db.transaction(partial(journey_closed, journey_id=closed, actor="routing"))
+    hub.wake_worker()
+
+
+async def drain_queue(hub: Hub, *, limit: int = DRAIN_LIMIT) -> int:
+    """Offer waiting journeys (best first, those without a pending offer) while agents have
+    room; returns how many got an agent."""
+    now = clock.now()
+    async with hub.db.read() as session:
+        ctx = await load_context(session)
+        held = select(Assignment.journey_id).where(Assignment.status.in_(HOLDING))
+        rows = (
+            await session.scalars(
+                select(QueueEntryRow).where(QueueEntryRow.journey_id.not_in(held))
+            )
+        ).all()
+        pool = await agent_pool(session, ctx.default_language)
+    if not rows or not any(a.load < 1.0 - EPSILON for a in pool.agents.values()):
+        return 0
+    entries = [QueueEntry(r.journey_id, r.value, r.enqueued_at, r.sla_due_at) for r in rows]
+    assigned = 0
+    for entry in ordered(entries, now, ctx.config)[:limit]:
+        routed = await hub.db.transaction(
+            partial(assign_waiting, journey_id=entry.journey_id, trigger="queue")
+        )
+        if routed is not None and routed.target == "agent":
+            assigned += 1
+    if assigned:
+        hub.wake_worker()
+    return assigned
+
+
+@on_timer(OFFER_TIMER, in_transaction=True)
+async def offer_timed_out(hub: Hub, timer: DueTimer, session: AsyncSession) -> None:
+    """Exactly once with the timer's own transaction: a miss, and the next best agent."""
+    await expire_offer(session, uuid.UUID(str(timer.payload["offer_id"])))
