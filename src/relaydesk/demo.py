@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -11,7 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
-from relaydesk.agents.actions import create_token, revoke_token
+from relaydesk.agents.actions import create_token, revoke_token, set_password
+from relaydesk.agents.models import Agent
+from relaydesk.agents.passwords import hash_password
 from relaydesk.channels.base import InboundMessage, Sender
 from relaydesk.channels.models import Channel
 from relaydesk.customers.actions import OrderInput, record_order, update_customer
@@ -23,6 +26,8 @@ from relaydesk.settings import Settings
 from relaydesk.workspace.config import load_workspace_config
 
 DEMO_TOKEN_NAME = "demo"  # noqa: S105 (a token name, not a secret)
+DEMO_AGENT_EMAIL = "ada@northwind.example"
+"""The demo workspace's supervisor; gets a fresh random console password on every demo run."""
 
 
 @dataclass(frozen=True)
@@ -169,3 +174,39 @@ async def seed_demo(settings: Settings) -> str:
         return await db.transaction(rotate)
     finally:
         await db.dispose()
+
+
+async def _demo_agent(session: AsyncSession) -> Agent | None:
+    """The demo supervisor, else the workspace's first active admin/supervisor/agent."""
+    agent = await session.scalar(
+        select(Agent).where(Agent.email == DEMO_AGENT_EMAIL, Agent.active.is_(True))
+    )
+    if agent is not None:
+        return agent
+    rank = {"admin": 0, "supervisor": 1, "agent": 2}
+    agents = (await session.scalars(select(Agent).where(Agent.active.is_(True)))).all()
+    return min(agents, key=lambda a: (rank.get(a.role, 3), a.email), default=None)
+
+
+async def demo_sign_in(settings: Settings) -> tuple[str, str] | None:
+    """Give the demo agent a new random password; return (email, password) to print once.
+
+    Random per run (never a fixed, guessable demo password): only the terminal that started
+    the demo knows it, and the previous run's password stops working.
+    """
+    password = secrets.token_urlsafe(12)
+    password_hash = hash_password(password)
+    db = Database.connect(settings.database_url, pool_size=1)
+    try:
+
+        async def work(session: AsyncSession) -> str | None:
+            agent = await _demo_agent(session)
+            if agent is None:
+                return None
+            await set_password(session, agent.email, password_hash)
+            return agent.email
+
+        email = await db.transaction(work)
+    finally:
+        await db.dispose()
+    return (email, password) if email is not None else None

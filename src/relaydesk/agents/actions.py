@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
-from relaydesk.agents.models import ApiToken
+from relaydesk.agents.models import Agent, ApiToken
 from relaydesk.agents.tokens import generate_token, hash_token
 from relaydesk.db import new_id
 
@@ -48,3 +48,57 @@ async def mark_token_used(session: AsyncSession, token_id: object) -> None:
     await session.execute(
         update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=clock.now())
     )
+
+
+ROLES = ("agent", "supervisor", "admin")
+
+
+class AgentExists(ValueError):
+    pass
+
+
+class AgentNotFound(LookupError):
+    pass
+
+
+async def create_agent(
+    session: AsyncSession, email: str, *, name: str, role: str, password_hash: str
+) -> Agent:
+    """Create a console user; ``email`` must be normalised and the password already hashed
+    (hashing is slow, so it happens outside the retried transaction)."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValueError("a name is 1 to 200 characters")
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if await session.scalar(select(Agent.id).where(Agent.email == email)) is not None:
+        raise AgentExists(
+            f"an agent with email {email} exists; use `relaydesk agent password` to set "
+            "a new password"
+        )
+    now = clock.now()
+    agent = Agent(
+        id=new_id(),
+        email=email,
+        name=name,
+        role=role,
+        presence="offline",
+        password_hash=password_hash,
+        active=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(agent)
+    await session.flush()
+    return agent
+
+
+async def set_password(session: AsyncSession, email: str, password_hash: str) -> Agent:
+    """Replace an agent's password hash (open console sessions are ended by the caller)."""
+    agent = await session.scalar(select(Agent).where(Agent.email == email).with_for_update())
+    if agent is None:
+        raise AgentNotFound(f"no agent with email {email}")
+    agent.password_hash = password_hash
+    agent.updated_at = clock.now()
+    await session.flush()
+    return agent

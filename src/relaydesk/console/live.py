@@ -1,0 +1,97 @@
+"""``WS /console/ws``: tells signed-in consoles which journeys changed, so they refresh.
+
+Only the event type and the journey id go down the socket (no personal data); the page then
+re-reads what it shows through the same authenticated routes. The session cookie
+authenticates the handshake, and the Origin must be this hub (no cross-site hijacking).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+
+from relaydesk.console import auth
+from relaydesk.hub import Hub
+from relaydesk.journeys.listeners import LIVE_TOPIC
+from relaydesk.realtime import RESYNC
+
+log = logging.getLogger("relaydesk.console")
+router = APIRouter()
+
+RECHECK_EVERY = 60.0
+"""Seconds between re-reads of the session, so a sign-out or expiry closes the socket."""
+CLOSE_SIGNED_OUT = 4401
+
+
+def origin_allowed(origin: str | None, host: str | None, public_url: str | None) -> bool:
+    if origin is None:
+        return True  # not a browser (browsers always send Origin on websockets)
+    netloc = urlsplit(origin).netloc
+    if host and netloc == host:
+        return True
+    return bool(public_url) and origin.rstrip("/") == (public_url or "").rstrip("/")
+
+
+async def _deny(websocket: WebSocket, status: int, error: str, detail: str) -> None:
+    try:
+        await websocket.send_denial_response(
+            JSONResponse({"error": error, "detail": detail}, status_code=status)
+        )
+    except RuntimeError:  # the server lacks the denial-response extension
+        await websocket.close(code=1008)
+
+
+def _frame(message: dict[str, Any]) -> dict[str, Any]:
+    if message.get("type") == RESYNC["type"]:
+        return {"type": "resync"}
+    return {"type": str(message.get("type", "")), "journey_id": message.get("journey_id")}
+
+
+@router.websocket("/ws")
+async def console_socket(websocket: WebSocket) -> None:
+    hub: Hub = websocket.app.state.hub
+    user = await auth.load_user(hub, websocket.cookies.get(auth.SESSION_COOKIE))
+    if user is None:
+        await _deny(websocket, 401, "unauthorized", "sign in to the console first")
+        return
+    if not origin_allowed(
+        websocket.headers.get("origin"), websocket.headers.get("host"), hub.settings.public_url
+    ):
+        await _deny(websocket, 403, "origin_not_allowed", "connect from the console's own pages")
+        return
+    cookie = websocket.cookies.get(auth.SESSION_COOKIE)
+    async with hub.broadcast.subscribe(LIVE_TOPIC) as queue:
+        await websocket.accept()
+        await websocket.send_json({"type": "hello"})
+
+        async def forward() -> None:
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), RECHECK_EVERY)
+                except TimeoutError:
+                    if await auth.load_user(hub, cookie) is None:
+                        await websocket.close(code=CLOSE_SIGNED_OUT)
+                        return
+                    continue
+                await websocket.send_json(_frame(message))
+
+        async def drain() -> None:
+            with contextlib.suppress(WebSocketDisconnect):
+                while True:
+                    await websocket.receive_text()
+
+        tasks = [asyncio.create_task(forward()), asyncio.create_task(drain())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task

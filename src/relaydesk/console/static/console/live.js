@@ -1,0 +1,83 @@
+// Live updates for console pages: one websocket to /console/ws (authenticated by the
+// session cookie). When a journey changes, the parts of the page marked data-live are
+// re-read from the server (same URL, same HTML) and swapped in place. Without JavaScript
+// the pages work as they are; with it they stay current.
+
+const status = document.getElementById("live-status");
+const region = document.querySelector("[data-live]");
+const kind = region ? region.dataset.live : null;
+const journeyId = region ? region.dataset.journeyId : null;
+
+function say(text) {
+  if (status) status.textContent = text;
+}
+
+let timer = null;
+function scheduleRefresh() {
+  if (timer !== null) return;
+  timer = setTimeout(() => {
+    timer = null;
+    refresh().catch(() => say("Live updates paused"));
+  }, 250);
+}
+
+// Swap the inner HTML of #id with the freshly rendered one, keeping focus where it was.
+function swap(fresh, id) {
+  const current = document.getElementById(id);
+  const next = fresh.getElementById(id);
+  if (!current || !next) return;
+  const focused = document.activeElement;
+  const focusId = focused && current.contains(focused) ? focused.id : null;
+  current.innerHTML = next.innerHTML;
+  if (focusId) document.getElementById(focusId)?.focus();
+}
+
+async function refresh() {
+  const response = await fetch(location.href, {
+    credentials: "same-origin",
+    headers: { Accept: "text/html" },
+  });
+  if (response.redirected || !response.ok) {
+    say("Signed out: reload the page");
+    return;
+  }
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  if (kind === "inbox") swap(fresh, "inbox-rows");
+  if (kind === "journey") swap(fresh, "timeline-region");
+}
+
+function relevant(event) {
+  if (event.type === "resync") return true;
+  if (!event.type || event.type === "hello") return false;
+  return kind === "inbox" || event.journey_id === journeyId;
+}
+
+let delay = 500;
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/console/ws`);
+  socket.addEventListener("open", () => {
+    delay = 500;
+    say("Live");
+  });
+  socket.addEventListener("message", (message) => {
+    let event;
+    try {
+      event = JSON.parse(message.data);
+    } catch {
+      return;
+    }
+    if (relevant(event)) scheduleRefresh();
+  });
+  socket.addEventListener("close", (closed) => {
+    if (closed.code === 4401) {
+      say("Signed out: reload the page");
+      return;
+    }
+    say("Reconnecting…");
+    setTimeout(connect, delay);
+    delay = Math.min(delay * 2, 15000);
+  });
+}
+
+if (kind) connect();
