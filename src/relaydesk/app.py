@@ -17,7 +17,11 @@ from relaydesk.bus import load_listeners
 from relaydesk.channels.receivers import Receivers
 from relaydesk.channels.webchat.routes import router as webchat_router
 from relaydesk.channels.webhook import router as webhook_router
+from relaydesk.console.pages import router as console_router
 from relaydesk.hub import Hub
+from relaydesk.kb import api as kb_api
+from relaydesk.kb import help as kb_help
+from relaydesk.routing import api as routing_api
 from relaydesk.settings import Settings, get_settings
 from relaydesk.worker import Worker
 
@@ -122,4 +126,8 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     app.include_router(api_router)
     app.include_router(webhook_router)
     app.include_router(webchat_router)
+    app.include_router(kb_api.router, prefix="/api/v1")
+    app.include_router(routing_api.router, prefix="/api/v1")
+    app.include_router(kb_help.router)
+    app.include_router(console_router)
     return app

@@ -38,6 +38,8 @@ app.add_typer(token_app, name="token")
 app.add_typer(db_app, name="db")
 bot_app = typer.Typer(help="The bot's understanding (NLU).", no_args_is_help=True)
 app.add_typer(bot_app, name="bot")
+agent_app = typer.Typer(help="Console users (agents, supervisors, admins).", no_args_is_help=True)
+app.add_typer(agent_app, name="agent")
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -125,20 +127,27 @@ def demo(
     serve_too: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
 ) -> None:
     """Set up a demo workspace with sample customers and a fresh token, then serve."""
-    from relaydesk.demo import seed_demo
+    from relaydesk.demo import demo_sign_in, seed_demo
     from relaydesk.serving import run_server
 
     settings = load_settings(database_url)
     migrate_or_fail(settings)
     _apply(settings, workspace, dry_run=False, quiet=True)
     token = run(lambda: seed_demo(settings))
+    sign_in = run(lambda: demo_sign_in(settings))
     base = f"http://{host}:{port}"
+    console = (
+        f"{base}/console   (sign in as {sign_in[0]} / {sign_in[1]}; a new password each run)"
+        if sign_in
+        else f"{base}/console   (no agent: add one with `relaydesk agent create`)"
+    )
     err.print(
         f"""
 [bold green]Relaydesk is running[/] on {base}   (database: {safe_url(settings.database_url)})
 
   Health:        curl {base}/healthz
   Demo shop:     {base}/demo/shop   (play the customer in the chat widget)
+  Agent console: {console}
   API explorer:  {base}/docs
   Demo token:    {token}
 
@@ -295,6 +304,111 @@ def token_list(database_url: DatabaseUrl = None) -> None:
         typer.echo(f"{name}\tcreated {created:%Y-%m-%d %H:%M}\t{state}")
 
 
+def _read_password(given: str | None) -> str:
+    """--password, else a hidden prompt on a terminal, else the first line of stdin."""
+    if given is not None:
+        return given
+    if sys.stdin.isatty():
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _agent_inputs(email: str, password: str | None) -> tuple[str, str]:
+    """Normalised email and argon2 hash, or a CLI error naming what is wrong."""
+    from relaydesk.agents.passwords import WeakPassword, hash_password
+    from relaydesk.customers.identities import InvalidIdentity, normalize_email
+
+    try:
+        address = normalize_email(email)
+    except InvalidIdentity as exc:
+        raise fail(f"not an email address: {exc.reason}") from None
+    secret = _read_password(password)
+    if not secret:
+        raise fail("no password given (pipe it on stdin, or use --password)")
+    try:
+        return address, hash_password(secret)
+    except WeakPassword as exc:
+        raise fail(str(exc)) from None
+
+
+@agent_app.command("create")
+def agent_create(
+    email: Annotated[str, typer.Argument(help="Sign-in email")],
+    name: Annotated[str, typer.Option("--name", help="Display name")],
+    role: Annotated[
+        str, typer.Option("--role", help="agent | supervisor | admin", show_default=True)
+    ] = "agent",
+    password: Annotated[
+        str | None,
+        typer.Option("--password", help="Password (default: read from stdin)", show_default=False),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a console user; the password is read from stdin unless --password is given."""
+    from relaydesk.agents.actions import ROLES, AgentExists, create_agent
+    from relaydesk.db import Database
+
+    if role not in ROLES:
+        raise fail(f"--role must be one of {', '.join(ROLES)} (got {role!r})")
+    if not name.strip():
+        raise fail("--name cannot be empty")
+    address, password_hash = _agent_inputs(email, password)
+    settings = load_settings(database_url)
+    migrate_or_fail(settings)
+
+    async def go() -> str:
+        db = Database.connect(settings.database_url, pool_size=1)
+        try:
+            agent = await db.transaction(
+                lambda s: create_agent(
+                    s, address, name=name, role=role, password_hash=password_hash
+                )
+            )
+            return str(agent.id)
+        finally:
+            await db.dispose()
+
+    try:
+        agent_id = run(go)
+    except (AgentExists, ValueError) as exc:
+        raise fail(str(exc)) from None
+    sys.stdout.write(agent_id + "\n")
+    err.print(f"created {role} {address}; sign in at /console/login", highlight=False)
+
+
+@agent_app.command("password")
+def agent_password(
+    email: Annotated[str, typer.Argument(help="The agent's sign-in email")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set an agent's password (read from stdin) and end their open console sessions."""
+    from relaydesk.agents.actions import AgentNotFound, set_password
+    from relaydesk.console.actions import revoke_agent_sessions
+    from relaydesk.db import Database
+
+    address, password_hash = _agent_inputs(email, None)
+    settings = load_settings(database_url)
+    migrate_or_fail(settings)
+
+    async def go() -> None:
+        db = Database.connect(settings.database_url, pool_size=1)
+
+        async def work(session: AsyncSession) -> None:
+            agent = await set_password(session, address, password_hash)
+            await revoke_agent_sessions(session, agent.id)
+
+        try:
+            await db.transaction(work)
+        finally:
+            await db.dispose()
+
+    try:
+        run(go)
+    except AgentNotFound as exc:
+        raise fail(str(exc)) from None
+    err.print(f"password set for {address}; their console sessions were ended", highlight=False)
+
+
 @app.command()
 def worker(database_url: DatabaseUrl = None) -> None:
     """Run an outbox worker on its own (for installs with several app processes)."""
@@ -350,6 +464,11 @@ def bot_eval(
             mark = "PASS" if bar["passed"] else "MISS"
             typer.echo(f"{mark}  {json.dumps({k: v for k, v in bar.items() if k != 'passed'})}")
     raise typer.Exit(0 if report["passed"] else 1)
+
+
+from relaydesk.routing.cli import routing_app  # noqa: E402
+
+app.add_typer(routing_app, name="routing")
 
 
 if __name__ == "__main__":

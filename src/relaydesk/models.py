@@ -1,9 +1,11 @@
 """Import every table so metadata (and Alembic) sees the whole schema."""
 
 from relaydesk.agents.models import Agent, ApiToken, Team, agent_teams
+from relaydesk.bot.models import BotDialogue
 from relaydesk.bus import Event, OutboxEntry
 from relaydesk.channels.models import Channel
 from relaydesk.channels.webchat.models import WebchatVerification
+from relaydesk.console.models import ConsoleSession, SignInFailure
 from relaydesk.customers.models import (
     Consent,
     Customer,
@@ -15,13 +17,20 @@ from relaydesk.customers.models import (
 )
 from relaydesk.db import metadata
 from relaydesk.journeys.models import Conversation, Journey, Message
+from relaydesk.kb.models import KbArticle, KbVariant
+from relaydesk.routing.models import AgentLoad, Assignment, QueueEntryRow, RoutingDecision
+from relaydesk.timers import Timer
 from relaydesk.workspace.models import WorkspaceSetting
 
 __all__ = [
     "Agent",
+    "AgentLoad",
     "ApiToken",
+    "Assignment",
+    "BotDialogue",
     "Channel",
     "Consent",
+    "ConsoleSession",
     "Conversation",
     "Customer",
     "CustomerMerge",
@@ -29,11 +38,17 @@ __all__ = [
     "Identity",
     "IdentityClaim",
     "Journey",
+    "KbArticle",
+    "KbVariant",
     "MergeSuggestion",
     "Message",
     "Order",
     "OutboxEntry",
+    "QueueEntryRow",
+    "RoutingDecision",
+    "SignInFailure",
     "Team",
+    "Timer",
     "WebchatVerification",
     "WorkspaceSetting",
     "agent_teams",

@@ -17,6 +17,8 @@ from relaydesk.agents.models import Agent, Team, agent_teams
 from relaydesk.bus import publish
 from relaydesk.channels.models import Channel
 from relaydesk.db import new_id
+from relaydesk.kb.actions import apply_knowledge_base
+from relaydesk.routing.actions.settings import apply_routing
 from relaydesk.workspace.config import dump_setting
 from relaydesk.workspace.events import WorkspaceApplied
 from relaydesk.workspace.file import LoadedWorkspace
@@ -28,7 +30,7 @@ class Change:
     kind: str
     name: str
     action: str
-    """created | updated | unchanged"""
+    """created | updated | unchanged | deleted (only ``knowledge_base.prune``)"""
     fields: list[str] = field(default_factory=list)
 
 
@@ -187,6 +189,9 @@ async def apply_workspace(
         if changed:
             agent_row.updated_at = now
         report.changes.append(Change("agent", agent.email, action, changed))
+
+    report.changes.extend(await apply_knowledge_base(session, loaded, actor=actor))
+    report.changes.extend(await apply_routing(session, spec.routing, actor=actor))
 
     if report.changed:
         await publish(

@@ -16,6 +16,8 @@ from pydantic import (
 )
 
 from relaydesk.channels.registry import adapter_class
+from relaydesk.kb.schemas import KnowledgeBaseSpec
+from relaydesk.routing.schemas import RoutingConfig
 from relaydesk.workspace.config import WorkspaceConfig
 
 NAME = r"^[a-z0-9][a-z0-9_-]{0,99}$"
@@ -128,6 +130,8 @@ class WorkspaceSpec(_Strict):
     channels: list[ChannelSpec] = Field(default_factory=list)
     teams: list[TeamSpec] = Field(default_factory=list)
     agents: list[AgentSpec] = Field(default_factory=list)
+    knowledge_base: KnowledgeBaseSpec = Field(default_factory=KnowledgeBaseSpec)
+    routing: RoutingConfig | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> WorkspaceSpec:
