@@ -14,7 +14,8 @@ from relaydesk.bot.dialogue.texts import LABEL_KEYS, TEXT_KEYS
 from relaydesk.bot.nlu import NluModel
 from relaydesk.bot.pack import Pack, PackError
 from relaydesk.bot.turn import analyse_turn
-from relaydesk.channels.base import HUMAN_CONTROL_IDS, Capabilities
+from relaydesk.channels.base import Capabilities
+from relaydesk.channels.content import HUMAN_CONTROL_IDS
 
 __all__ = ["kit", "texts"]  # fixtures shared with the helper
 

@@ -54,7 +54,7 @@ CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
     "rephrase": (("person", "person"),),
 }
 PERSON_BUTTON_ID = "TALK_TO_PERSON"
-"""One of channels.base.HUMAN_CONTROL_IDS."""
+"""One of channels.content.HUMAN_CONTROL_IDS."""
 # What "yes"/"no" words mean as an answer to each question.
 POLARITY: dict[str, dict[str, str]] = {
     "confirm": {"affirm": "yes", "deny": "no"},
