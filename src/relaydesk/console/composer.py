@@ -12,6 +12,7 @@ from relaydesk.console import auth
 from relaydesk.console.auth import ConsoleUser, UserDep
 from relaydesk.console.queries import JourneyPage, journey_page
 from relaydesk.console.rendering import render
+from relaydesk.console.workload import PRESENCES, desk
 from relaydesk.hub import Hub
 from relaydesk.journeys.actions import (
     JourneyNotFound,
@@ -89,7 +90,10 @@ async def journey_page_route(
     notice = {"reply": "Reply queued for delivery.", "resolved": "Journey resolved."}.get(
         sent or ""
     )
-    return _render(user, loaded, notice=notice)
+    async with _hub(request).db.read() as session:
+        mine = await desk(session, user.agent_id)
+    here = f"/console/journeys/{loaded.journey.id}"
+    return _render(user, loaded, notice=notice, desk=mine, presences=PRESENCES, here=here)
 
 
 @router.post("/journeys/{journey_id}/reply")

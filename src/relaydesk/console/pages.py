@@ -11,19 +11,29 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from relaydesk import clock
 from relaydesk.console import auth
 from relaydesk.console.actions import revoke_session
 from relaydesk.console.auth import UserDep
 from relaydesk.console.composer import router as composer_router
 from relaydesk.console.live import router as live_router
+from relaydesk.console.offers import router as offers_router
 from relaydesk.console.queries import InboxFilters, channel_names, inbox
 from relaydesk.console.rendering import ASSETS, STATIC, assets_version, render
+from relaydesk.console.workload import PRESENCES, desk, offers_for
 from relaydesk.hub import Hub
 
 log = logging.getLogger("relaydesk.console")
 router = APIRouter(prefix="/console", include_in_schema=False)
 router.include_router(composer_router)
 router.include_router(live_router)
+router.include_router(offers_router)
+
+
+CLOSED_OFFER = {
+    status: f"That offer is no longer waiting for you: it was {status}."
+    for status in ("accepted", "declined", "expired", "withdrawn")
+}
 
 
 def _hub(request: Request) -> Hub:
@@ -100,16 +110,24 @@ async def inbox_page(
     view: str | None = None,
     channel: str | None = None,
     status: str | None = None,
+    offer: str | None = None,
 ) -> Response:
     hub = _hub(request)
     filters = InboxFilters.parse(user, view, channel, status)
     async with hub.db.read() as session:
         rows = await inbox(session, user, filters)
         channels = await channel_names(session)
+        mine = await desk(session, user.agent_id)
+        offers = await offers_for(session, user.agent_id, clock.now())
     return render(
         "inbox.html",
         user=user,
         rows=rows,
+        offers=offers,
+        offer_notice=CLOSED_OFFER.get(offer or ""),
+        desk=mine,
+        presences=PRESENCES,
+        here=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
         filters=filters,
         channels=channels,
         statuses=("active", "open", "waiting", "resolved", "any"),

@@ -108,7 +108,7 @@ def _filtered(user: ConsoleUser, filters: InboxFilters) -> Select[uuid.UUID]:
     return query.order_by(Journey.last_activity_at.desc(), Journey.id.desc())
 
 
-async def _channels_of(
+async def channels_of(
     session: AsyncSession, journey_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[str]]:
     rows = await session.execute(
@@ -173,7 +173,7 @@ async def inbox(
         )
     }
     rows = [found[i] for i in ids if i in found]
-    channels = await _channels_of(session, ids)
+    channels = await channels_of(session, ids)
     last = await _last_messages(session, ids)
     result = []
     for journey, customer_name, owner_name in rows:

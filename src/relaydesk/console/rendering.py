@@ -20,6 +20,7 @@ ASSETS = {
     "console.css": "text/css; charset=utf-8",
     "live.js": "text/javascript; charset=utf-8",
     "journey.js": "text/javascript; charset=utf-8",
+    "countdown.js": "text/javascript; charset=utf-8",
 }
 
 

@@ -30,6 +30,7 @@ from relaydesk.journeys.events import (
     MessageReceived,
     OwnerChanged,
 )
+from relaydesk.journeys.listeners import LIVE_TOPIC
 from relaydesk.journeys.models import Journey, Message
 from relaydesk.journeys.states import ACTIVE_JOURNEY_STATUSES, JourneyOwner
 from relaydesk.routing.actions import (
@@ -41,7 +42,7 @@ from relaydesk.routing.actions import (
     route_journey,
     take_handoff,
 )
-from relaydesk.routing.events import AgentAvailabilityChanged
+from relaydesk.routing.events import AgentAvailabilityChanged, OfferAnswered, OfferMade
 from relaydesk.routing.models import HOLDING, Assignment, QueueEntryRow
 from relaydesk.routing.pool import EPSILON
 from relaydesk.routing.queries import agent_pool, latest_inbound, load_context, previous_texts
@@ -153,6 +154,14 @@ async def follow_owner(hub: Hub, event: StoredEvent) -> None:
 async def agent_available(hub: Hub, event: StoredEvent) -> None:
     if event.payload.get("presence") == "online":
         await drain_queue(hub)
+
+
+@on(OfferMade)
+@on(OfferAnswered)
+async def announce_offer(hub: Hub, event: StoredEvent) -> None:
+    """Tell live consoles (after commit) so the offered agent's inbox refreshes; ids only."""
+    kind = "offer.created" if event.name == OfferMade.name else "offer.answered"
+    await hub.broadcast.publish(LIVE_TOPIC, {"type": kind, "journey_id": str(event.journey_id)})
 
 
 @on(JourneyResolved)

@@ -42,7 +42,11 @@ async function refresh() {
     return;
   }
   const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
-  if (kind === "inbox") swap(fresh, "inbox-rows");
+  if (kind === "inbox") {
+    swap(fresh, "offers-region");
+    swap(fresh, "inbox-rows");
+  }
+  swap(fresh, "desk-load");
   if (kind === "journey") swap(fresh, "timeline-region");
 }
 
