@@ -79,6 +79,33 @@ async def test_a_failed_statement_in_one_unit_leaves_the_others_intact(hub: Hub)
     assert list(names) == ["first", "last", "taken"]
 
 
+async def test_a_cancelled_caller_whose_unit_fails_does_not_sink_the_others(hub: Hub) -> None:
+    """The unit runs on in the writer after its caller is cancelled; when it then fails,
+    the units around it still commit and get their own results."""
+    started = asyncio.Event()
+
+    async def slow_then_fail(session: AsyncSession) -> str:
+        await insert_token(session, "doomed")
+        started.set()
+        await asyncio.sleep(0.05)
+        raise ValueError("fails after its caller left")
+
+    doomed = asyncio.ensure_future(hub.db.transaction(slow_then_fail))
+    before = asyncio.ensure_future(hub.db.transaction(lambda s: insert_token(s, "before")))
+    await started.wait()
+    after = asyncio.ensure_future(hub.db.transaction(lambda s: insert_token(s, "after")))
+    doomed.cancel()
+
+    assert await before == "before"
+    assert await after == "after"
+    with pytest.raises((asyncio.CancelledError, ValueError)):
+        await doomed
+    assert await scalar(hub, "select count(*) from api_tokens where name = 'doomed'") == 0
+    assert (
+        await scalar(hub, "select count(*) from api_tokens where name in ('before', 'after')") == 2
+    )
+
+
 async def test_a_transaction_inside_a_transaction_fails_fast_on_sqlite(hub: Hub) -> None:
     if not hub.db.is_sqlite:
         pytest.skip("PostgreSQL gives the inner transaction its own connection")

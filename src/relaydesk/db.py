@@ -287,7 +287,8 @@ class GroupCommit:
                         async with session.begin():
                             result = await unit.work(session)
                     except BaseException as exc:
-                        unit.done.set_exception(exc)
+                        if not unit.done.done():  # its caller may have been cancelled
+                            unit.done.set_exception(exc)
                         if not isinstance(exc, Exception) or not _in_transaction(conn):
                             raise  # SQLite gave up the whole transaction (or we are stopped)
                     else:
@@ -296,13 +297,22 @@ class GroupCommit:
                         await session.close()
                 await conn.commit()
             except BaseException as exc:
+                # Units that succeeded did nothing wrong: they get a retryable error of
+                # their own, not the exception of the unit (or commit) that sank the batch.
                 for unit, _ in finished:
                     if not unit.done.done():
-                        unit.done.set_exception(exc)
+                        unit.done.set_exception(
+                            BatchAborted(type(exc).__name__) if isinstance(exc, Exception) else exc
+                        )
                 raise
         for unit, result in finished:
             if not unit.done.done():
                 unit.done.set_result(result)
+
+
+class BatchAborted(Exception):
+    """A unit's shared transaction was rolled back by another unit or by the commit; the
+    unit itself succeeded, so ``Database.transaction`` runs it again."""
 
 
 def _in_transaction(conn: AsyncConnection) -> bool:
@@ -383,6 +393,9 @@ class Database:
                     return await self.group.run(work)
                 async with self.write_sessions() as session, session.begin():
                     return await work(session)
+            except BatchAborted:
+                if attempt == attempts:
+                    raise
             except (IntegrityError, OperationalError, DBAPIError) as exc:
                 if attempt == attempts or not _is_retryable(exc):
                     raise
