@@ -17,6 +17,7 @@ from relaydesk.agents.models import Agent
 from relaydesk.agents.passwords import hash_password
 from relaydesk.channels.base import InboundMessage, Sender
 from relaydesk.channels.models import Channel
+from relaydesk.console.actions import revoke_agent_sessions
 from relaydesk.customers.actions import OrderInput, record_order, update_customer
 from relaydesk.customers.identities import Assurance, identity_key
 from relaydesk.customers.models import Customer
@@ -177,15 +178,12 @@ async def seed_demo(settings: Settings) -> str:
 
 
 async def _demo_agent(session: AsyncSession) -> Agent | None:
-    """The demo supervisor, else the workspace's first active admin/supervisor/agent."""
-    agent = await session.scalar(
+    """The demo workspace's supervisor, and nobody else: `relaydesk demo` pointed at a real
+    workspace must never reset (and print) a real person's password."""
+    agent: Agent | None = await session.scalar(
         select(Agent).where(Agent.email == DEMO_AGENT_EMAIL, Agent.active.is_(True))
     )
-    if agent is not None:
-        return agent
-    rank = {"admin": 0, "supervisor": 1, "agent": 2}
-    agents = (await session.scalars(select(Agent).where(Agent.active.is_(True)))).all()
-    return min(agents, key=lambda a: (rank.get(a.role, 3), a.email), default=None)
+    return agent
 
 
 async def demo_sign_in(settings: Settings) -> tuple[str, str] | None:
@@ -204,6 +202,7 @@ async def demo_sign_in(settings: Settings) -> tuple[str, str] | None:
             if agent is None:
                 return None
             await set_password(session, agent.email, password_hash)
+            await revoke_agent_sessions(session, agent.id)  # the old password's sessions end
             return agent.email
 
         email = await db.transaction(work)

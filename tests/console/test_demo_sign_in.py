@@ -40,9 +40,10 @@ async def test_demo_agent_gets_a_new_random_password_each_run(
     assert response.status_code == 303
 
 
-async def test_without_the_demo_supervisor_the_highest_role_is_used(
+async def test_a_real_workspace_without_the_demo_supervisor_is_left_alone(
     hub: Hub, settings: Settings
 ) -> None:
+    """`relaydesk demo` pointed at a real workspace never resets a real person's password."""
     assert await demo_sign_in(settings) is None  # no agents at all
     await apply_text(
         hub,
@@ -50,8 +51,22 @@ async def test_without_the_demo_supervisor_the_highest_role_is_used(
 version: 1
 agents:
   - {email: zed@example.com, name: Zed, role: agent}
-  - {email: sue@example.com, name: Sue, role: supervisor}
+  - {email: sue@example.com, name: Sue, role: admin}
 """,
     )
-    chosen = await demo_sign_in(settings)
-    assert chosen is not None and chosen[0] == "sue@example.com"
+    assert await demo_sign_in(settings) is None
+    assert await _hash(hub, "sue@example.com") is None
+    assert await _hash(hub, "zed@example.com") is None
+
+
+async def test_a_new_demo_password_ends_the_old_sessions(
+    hub: Hub, settings: Settings, browser: httpx.AsyncClient
+) -> None:
+    await apply_text(hub, DEMO.read_text())
+    first = await demo_sign_in(settings)
+    assert first is not None
+    assert (await sign_in(browser, first[0], first[1])).status_code == 303
+    assert (await browser.get("/console")).status_code == 200
+    assert await demo_sign_in(settings) is not None
+    response = await browser.get("/console")
+    assert response.status_code == 303 and "/console/login" in response.headers["location"]
