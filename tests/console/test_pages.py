@@ -279,13 +279,57 @@ async def test_another_agents_journey_is_read_only(
     await sign_in(browser, "bob@example.com")
     page = await browser.get(f"/console/journeys/{maja.id}")
     assert page.status_code == 200
-    assert "you can read it but not reply" in page.text
+    assert "You can read it but not reply" in page.text
     refused = await browser.post(
         f"/console/journeys/{maja.id}/reply",
         data={"csrf_token": csrf_of(page.text), "text": "hi"},
     )
     assert refused.status_code == 403
     assert "Another agent owns this journey" in refused.text
+
+
+async def test_nobody_writes_on_a_journey_the_bot_or_the_queue_holds(
+    browser: httpx.AsyncClient, scene: dict[str, Any], hub: Hub
+) -> None:
+    """Otherwise the bot would answer the customer too, or two people take one customer."""
+    budi, anna = scene["journeys"]["Budi"], scene["journeys"]["Anna"]
+    await hub.db.transaction(
+        lambda s: change_owner(s, anna.id, JourneyOwner.BOT, reason="t", actor="t")
+    )
+    await sign_in(browser, "sam@example.com")  # a supervisor: may step in on an agent's journey
+    for journey, reason in (
+        (budi, "waits in the queue for a person"),
+        (anna, "The bot is handling this journey"),
+    ):
+        page = await browser.get(f"/console/journeys/{journey.id}")
+        assert reason in page.text and "You can read it but not reply" in page.text
+        for action, data in (("reply", {"text": "hi"}), ("resolve", {"outcome": "resolved"})):
+            refused = await browser.post(
+                f"/console/journeys/{journey.id}/{action}",
+                data={**data, "csrf_token": csrf_of(page.text)},
+            )
+            assert refused.status_code == 403 and reason in refused.text
+    async with hub.db.read() as session:
+        written = await session.scalar(
+            select(Message.id).where(
+                Message.journey_id.in_([budi.id, anna.id]), Message.direction == "outbound"
+            )
+        )
+        statuses = set(
+            (
+                await session.scalars(
+                    select(Journey.status).where(Journey.id.in_([budi.id, anna.id]))
+                )
+            ).all()
+        )
+    assert written is None and statuses == {"open"}
+    maja = scene["journeys"]["Maja"]
+    page = await browser.get(f"/console/journeys/{maja.id}")
+    stepped_in = await browser.post(
+        f"/console/journeys/{maja.id}/reply",
+        data={"csrf_token": csrf_of(page.text), "text": "A supervisor here."},
+    )
+    assert stepped_in.status_code == 303
 
 
 async def test_resolve_with_an_outcome(

@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.console import auth
 from relaydesk.console.auth import ConsoleUser, UserDep
@@ -21,6 +23,7 @@ from relaydesk.journeys.actions import (
     queue_reply,
     resolve_journey,
 )
+from relaydesk.journeys.models import Journey
 from relaydesk.journeys.queries import current_journey_id
 from relaydesk.journeys.states import InvalidTransition
 
@@ -42,10 +45,50 @@ def parse_journey_id(raw: str) -> uuid.UUID:
         raise HTTPException(404, "no such journey") from None
 
 
+def reply_block(user: ConsoleUser, owner_type: str, owner_agent_id: uuid.UUID | None) -> str | None:
+    """Why ``user`` may not write on (or resolve) the journey; None when they may.
+
+    Only the person who holds the journey writes on it (supervisors and admins may step in
+    on an agent's journey): a reply on a journey the bot or the queue holds would have the
+    bot answer the customer too, or a second agent take the same customer through an offer.
+    """
+    if owner_type == "agent":
+        if owner_agent_id == user.agent_id or user.sees_everything:
+            return None
+        return "Another agent owns this journey; ask a supervisor to transfer it."
+    if owner_type == "bot":
+        return "The bot is handling this journey; transfer it to a person before replying."
+    if owner_type == "queue":
+        return "This journey waits in the queue for a person; accept its offer to reply."
+    return "Nobody holds this journey yet; routing decides who takes it."
+
+
 def can_reply(user: ConsoleUser, page: JourneyPage) -> bool:
-    """Supervisors and admins always; agents unless another agent owns the journey."""
     owner = page.journey.owner
-    return user.sees_everything or owner.type != "agent" or owner.agent_id == user.agent_id
+    return reply_block(user, owner.type, owner.agent_id) is None
+
+
+class NotYours(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def _check_holder(session: AsyncSession, user: ConsoleUser, journey_id: uuid.UUID) -> None:
+    """The ownership check again, under the journey's row lock, inside the write: the page
+    the agent looked at may be out of date (an offer taken, a transfer)."""
+    row = (
+        await session.execute(
+            select(Journey.owner_type, Journey.owner_agent_id)
+            .where(Journey.id == journey_id)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise JourneyNotFound(str(journey_id))
+    blocked = reply_block(user, row.owner_type, row.owner_agent_id)
+    if blocked is not None:
+        raise NotYours(blocked)
 
 
 async def _load(hub: Hub, journey_id: uuid.UUID) -> JourneyPage | RedirectResponse:
@@ -75,6 +118,7 @@ def _render(user: ConsoleUser, page: JourneyPage, status: int = 200, **extra: An
         user=user,
         page=page,
         can_reply=can_reply(user, page),
+        reply_block=reply_block(user, page.journey.owner.type, page.journey.owner.agent_id),
         outcomes=OUTCOMES,
         **context,
     )
@@ -108,14 +152,9 @@ async def reply_route(journey_id: str, request: Request, user: UserDep) -> Respo
     text = form.get("text", "").strip()
     channel = form.get("channel", "").strip() or None
     keep = {"draft": form.get("text", ""), "chosen_channel": channel or ""}
-    if not can_reply(user, loaded):
-        return _render(
-            user,
-            loaded,
-            403,
-            refusal="Another agent owns this journey; ask a supervisor to transfer it.",
-            **keep,
-        )
+    blocked = reply_block(user, loaded.journey.owner.type, loaded.journey.owner.agent_id)
+    if blocked is not None:
+        return _render(user, loaded, 403, refusal=blocked, **keep)
     if not text:
         return _render(user, loaded, 400, refusal="Write a reply first.", **keep)
     if len(text) > MAX_REPLY:
@@ -123,8 +162,15 @@ async def reply_route(journey_id: str, request: Request, user: UserDep) -> Respo
             user, loaded, 400, refusal=f"A reply is at most {MAX_REPLY} characters.", **keep
         )
     reply = Reply(text=text, author_type="agent", author_id=str(user.agent_id), channel=channel)
+
+    async def write(session: AsyncSession) -> None:
+        await _check_holder(session, user, target)
+        await queue_reply(session, target, reply)
+
     try:
-        await hub.db.transaction(lambda s: queue_reply(s, target, reply))
+        await hub.db.transaction(write)
+    except NotYours as exc:
+        return _render(user, loaded, 409, refusal=exc.reason, **keep)
     except ReplyRefused as exc:
         return _render(user, loaded, 409, refusal=exc.reason, **keep)
     hub.wake_worker()
@@ -143,11 +189,19 @@ async def resolve_route(journey_id: str, request: Request, user: UserDep) -> Res
     outcome = form.get("outcome", "")
     if outcome not in OUTCOMES:
         return _render(user, loaded, 400, refusal=f"Choose an outcome: {', '.join(OUTCOMES)}.")
-    if not can_reply(user, loaded):
-        return _render(user, loaded, 403, refusal="Another agent owns this journey.")
+    blocked = reply_block(user, loaded.journey.owner.type, loaded.journey.owner.agent_id)
+    if blocked is not None:
+        return _render(user, loaded, 403, refusal=blocked)
     actor = f"agent:{user.agent_id}"
+
+    async def write(session: AsyncSession) -> None:
+        await _check_holder(session, user, target)
+        await resolve_journey(session, target, outcome=outcome, actor=actor)
+
     try:
-        await hub.db.transaction(lambda s: resolve_journey(s, target, outcome=outcome, actor=actor))
+        await hub.db.transaction(write)
+    except NotYours as exc:
+        return _render(user, loaded, 409, refusal=exc.reason)
     except InvalidTransition:
         return _render(
             user, loaded, 409, refusal=f"A {loaded.journey.status} journey cannot be resolved."
