@@ -150,6 +150,13 @@ async def transfer(
         raise TransferRefused("no_capacity", f"the agent takes no {klass} conversations")
     await end_holding(session, journey_id, "transferred", actor=actor)
     load = await lock_load(session, agent_id)
+    # Presence again under the load row's lock: going offline takes the same lock, so an
+    # agent who just went away is not handed a journey (the first check was unlocked).
+    presence = await session.scalar(
+        select(Agent.presence).where(Agent.id == agent_id).execution_options(populate_existing=True)
+    )
+    if presence != "online":
+        raise TransferRefused("agent_unavailable", f"the agent is {presence}")
     weight = 1.0 / capacity
     if load.load + weight > 1.0 + EPSILON:
         raise TransferRefused(
