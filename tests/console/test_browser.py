@@ -121,7 +121,7 @@ FOCUS_RING = """() => {
 }"""
 
 
-def tab_to(page: Any, matches: Any, limit: int = 40) -> dict[str, Any]:
+def tab_to(page: Any, matches: Any, limit: int = 80) -> dict[str, Any]:
     """Press Tab until ``matches(focused)``; assert each stop shows a visible focus ring."""
     for _ in range(limit):
         page.keyboard.press("Tab")
