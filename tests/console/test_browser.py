@@ -30,6 +30,7 @@ from relaydesk import migrate
 from relaydesk.agents.actions import create_agent, create_token
 from relaydesk.agents.passwords import hash_password
 from relaydesk.app import create_app
+from relaydesk.bot.runtime import DEFAULT_MODELS
 from relaydesk.customers.models import Customer
 from relaydesk.demo import _seed_customers
 from relaydesk.hub import Hub
@@ -93,6 +94,9 @@ def console(tmp_path: Path) -> Iterator[Console]:
         log_level="warning",
     )
     token, journey_id = asyncio.run(_prepare(settings))
+    # Train the bot's model before the server starts (as `relaydesk serve` does at launch):
+    # training in this process while the browser drives it starves both of the GIL.
+    DEFAULT_MODELS.start().result(timeout=600)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])

@@ -14,13 +14,14 @@ Every handler is idempotent: the actions re-check the journey under its lock.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
-from relaydesk.bus import StoredEvent, on
+from relaydesk.bus import Event, StoredEvent, on
 from relaydesk.customers.models import Customer
 from relaydesk.hub import Hub
 from relaydesk.journeys.events import (
@@ -105,10 +106,28 @@ async def route_first_contact(hub: Hub, event: StoredEvent) -> None:
     hub.wake_worker()
 
 
+async def _handed_over_since(hub: Hub, journey_id: uuid.UUID, since: datetime) -> bool:
+    """Whether someone gave the journey to an owner after ``since``: a late event must not
+    undo a newer decision (an agent who took the journey meanwhile keeps it)."""
+    async with hub.db.read() as session:
+        later = await session.scalar(
+            select(Event.id)
+            .where(
+                Event.journey_id == journey_id,
+                Event.name == OwnerChanged.name,
+                Event.occurred_at > since,
+            )
+            .limit(1)
+        )
+    return later is not None
+
+
 @on(JourneyReopened)
 async def route_reopened(hub: Hub, event: StoredEvent) -> None:
     journey_id = event.journey_id
     if journey_id is None:
+        return
+    if await _handed_over_since(hub, journey_id, event.occurred_at):
         return
     understood = await _understand_latest(hub, journey_id)
     if understood is None:
