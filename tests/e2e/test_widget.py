@@ -114,6 +114,9 @@ channels:
     kind: api
     settings:
       callback_url: {mailbox.url}/send-mail
+# These tests drive the widget's transport with agent replies; the bot stays out of it.
+routing:
+  policy: human_first
 """
     )
     database = root / "hub.db"
