@@ -4,7 +4,8 @@ Each round takes up to ``limit`` due timers in one transaction (``FOR UPDATE SKI
 on PostgreSQL; on SQLite the single writer serializes workers). Transactional handlers run
 right there and the timer is marked fired in the same transaction: a worker killed mid-round
 rolls everything back, and the next worker fires those timers exactly once. Plain handlers
-are leased and run after the commit, then marked fired: at-least-once.
+are leased and run after the commit, then marked fired: at-least-once. Each plain handler
+starts only while its lease covers the whole run (renewed if not, see ``hold_lease``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ MAX_ATTEMPTS = 10
 BASE_BACKOFF = 1.0
 MAX_BACKOFF = 3600.0
 TIMER_LEASE = timedelta(seconds=60)
-"""How long a plain timer handler may run before another worker may fire it again."""
+"""How long a claimed plain timer is a worker's before another worker may fire it again."""
+HANDLER_TIMEOUT = TIMER_LEASE / 2
+"""A plain handler is cancelled after this (of the clock's time), well inside its lease."""
+LEASE_MARGIN = timedelta(seconds=10)
+"""Time to record the outcome after the handler, also inside the lease."""
 
 
 def backoff(attempt: int) -> timedelta:
@@ -45,6 +50,8 @@ def backoff(attempt: int) -> timedelta:
 class LeasedTimer:
     timer: DueTimer
     handler: timers.TimerHandler
+    until: datetime
+    """End of the lease taken with the round; renewed per handler when too little is left."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,7 @@ async def timer_round(
                 .where(Timer.id == timer.id)
                 .values(locked_until=now + TIMER_LEASE, attempts=timer.attempts)
             )
-            leased.append(LeasedTimer(timer, spec))
+            leased.append(LeasedTimer(timer, spec, now + TIMER_LEASE))
     if fired:
         await session.execute(
             update(Timer)
@@ -162,14 +169,42 @@ async def _fire_in_transaction(
     return True
 
 
+async def hold_lease(hub: Hub, leased: LeasedTimer) -> bool:
+    """True when this worker still holds ``leased`` for a whole handler run and its mark.
+
+    The round leased its plain timers together, and they run one after another: a slow
+    handler can use up the lease of those behind it, and another worker may have taken them
+    since. So when less than a handler's run is left, the lease is renewed, on condition
+    that the timer is still pending with this claim's attempt number (a worker taking it
+    over, cancelling or replacing it changes that): a compare-and-set, one writer wins.
+    """
+    if clock.now() + HANDLER_TIMEOUT + LEASE_MARGIN <= leased.until:
+        return True
+    timer = leased.timer
+
+    async def renew(session: AsyncSession) -> bool:
+        result = await session.execute(
+            update(Timer)
+            .where(Timer.id == timer.id, Timer.status == "pending")
+            .where(Timer.attempts == timer.attempts)
+            .values(locked_until=clock.now() + TIMER_LEASE)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    return await hub.db.transaction(renew)
+
+
 async def fire_plain(hub: Hub, leased: LeasedTimer) -> None:
     timer = leased.timer
+    if not await hold_lease(hub, leased):
+        log.info("timer %s (%s): lease lost before its handler ran; skipped", timer.id, timer.kind)
+        return
     error: str | None = None
     not_before: float | None = None
     try:
         await asyncio.wait_for(
             leased.handler.handler(hub, timer),  # type: ignore[call-arg]
-            TIMER_LEASE.total_seconds() / 2,
+            clock.real_seconds(HANDLER_TIMEOUT.total_seconds()),
         )
     except RetryLater as exc:
         error, not_before = f"retry: {exc}", exc.after

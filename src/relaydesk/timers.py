@@ -30,13 +30,15 @@ import json
 import os
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
-from sqlalchemy import Index, String, Text, text, update
+from sqlalchemy import Index, String, Text, bindparam, text, update
+from sqlalchemy import any_ as sa_any
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -241,24 +243,42 @@ async def schedule(
     A replaced timer gets a new id, so a worker still running the old one cannot mark the
     new one fired. A due time in the past fires at the next round.
     """
-    validate(kind, due_at, key, payload)
-    due = clock.as_utc(due_at)
-    values = {
-        "id": new_id(),
-        "kind": kind,
-        "key": key,
-        "due_at": due,
-        "available_at": due,
-        "payload": payload,
-        "status": "pending",
-        "attempts": 0,
-        "locked_until": None,
-        "fired_at": None,
-        "last_error": None,
-        "created_at": clock.now(),
-    }
-    await session.execute(_upsert(session.get_bind().dialect.name), values)
-    _wake_after_commit(session, due)
+    await schedule_many(session, kind, [(due_at, key, payload)])
+
+
+async def schedule_many(
+    session: AsyncSession,
+    kind: str,
+    items: Iterable[tuple[datetime, str, dict[str, Any]]],
+) -> None:
+    """``schedule`` for many ``(due_at, key, payload)`` at once, in one statement.
+
+    Everything is validated before anything is written; a key given twice keeps the last.
+    """
+    values: dict[str, dict[str, Any]] = {}
+    now = clock.now()
+    for due_at, key, payload in items:
+        validate(kind, due_at, key, payload)
+        due = clock.as_utc(due_at)
+        values.pop(key, None)  # one row per key in a statement (ON CONFLICT needs it)
+        values[key] = {
+            "id": new_id(),
+            "kind": kind,
+            "key": key,
+            "due_at": due,
+            "available_at": due,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "locked_until": None,
+            "fired_at": None,
+            "last_error": None,
+            "created_at": now,
+        }
+    if not values:
+        return
+    await session.execute(_upsert(session.get_bind().dialect.name), list(values.values()))
+    _wake_after_commit(session, min(row["due_at"] for row in values.values()))
 
 
 @functools.cache
@@ -284,17 +304,46 @@ def _upsert(dialect: str) -> Any:
     )
 
 
+PENDING = text("timers.status = 'pending'")
+"""A literal, not a bound parameter: a prepared statement's generic plan on PostgreSQL can
+then use the partial index ``uq_timers_pending_key`` (with ``status = $2`` it scans)."""
+CANCEL_CHUNK = 500
+"""Keys per statement (SQLite's bound-parameter limit; plans stay cacheable)."""
+
+
 async def cancel(session: AsyncSession, key: str) -> bool:
     """Cancel the pending timer ``key``; False when there is none (fired, cancelled, unknown).
 
     On PostgreSQL a timer being fired by a transactional handler is locked: ``cancel``
     waits for that transaction and then returns False, because the timer has fired.
     """
-    _check_text("key", key, MAX_KEY_LENGTH)
-    result = await session.execute(
-        update(Timer)
-        .where(Timer.key == key, Timer.status == "pending")
-        .values(status="cancelled", locked_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return key in await cancel_many(session, [key])
+
+
+async def cancel_many(session: AsyncSession, keys: Iterable[str]) -> set[str]:
+    """Cancel the pending timers among ``keys`` in one statement (per 500 keys).
+
+    Returns the keys that were pending and are now cancelled; the others had fired, were
+    cancelled already or never existed. Locking as for ``cancel``.
+    """
+    wanted = list(dict.fromkeys(keys))
+    for key in wanted:
+        _check_text("key", key, MAX_KEY_LENGTH)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    cancelled: set[str] = set()
+    for first in range(0, len(wanted), CANCEL_CHUNK):
+        chunk = wanted[first : first + CANCEL_CHUNK]
+        match = (
+            Timer.key == sa_any(bindparam("keys", chunk, type_=ARRAY(String)))  # one plan
+            if postgres
+            else Timer.key.in_(chunk)
+        )
+        result = await session.execute(
+            update(Timer)
+            .where(match, PENDING)
+            .values(status="cancelled", locked_until=None)
+            .returning(Timer.key)
+            .execution_options(synchronize_session=False)
+        )
+        cancelled.update(result.scalars())
+    return cancelled
