@@ -7,6 +7,7 @@ to drive time deterministically.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -42,6 +43,28 @@ class ManualClock:
         self._now = when
 
 
+class ScaledClock:
+    """Simulated time that runs ``speed`` times faster than the wall clock (benchmarks).
+
+    It reads ``start`` at the wall-clock instant ``wall_start`` (``time.time()``), so several
+    processes given the same three numbers share one simulated clock.
+    """
+
+    def __init__(self, start: datetime, speed: float, *, wall_start: float | None = None) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ScaledClock needs a timezone-aware start time")
+        if speed <= 0:
+            raise ValueError("ScaledClock needs a positive speed")
+        self.start, self.speed = start, speed
+        self.wall_start = time.time() if wall_start is None else wall_start
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=(time.time() - self.wall_start) * self.speed)
+
+    def real_seconds(self, seconds: float) -> float:
+        return seconds / self.speed
+
+
 _current: Clock = SystemClock()
 
 
@@ -68,6 +91,12 @@ def use_clock(clock: Clock) -> Iterator[Clock]:
         yield clock
     finally:
         set_clock(previous)
+
+
+def real_seconds(seconds: float) -> float:
+    """How long to really wait (``asyncio.sleep``) for ``seconds`` of this clock to pass."""
+    scale = getattr(_current, "real_seconds", None)
+    return float(scale(seconds)) if scale is not None else seconds
 
 
 def as_utc(value: datetime) -> datetime:

@@ -134,7 +134,7 @@ class Worker:
     def _idle_seconds(self, poll: float) -> float:
         if self._next_timer is None:
             return poll
-        until = (self._next_timer - clock.now()).total_seconds()
+        until = clock.real_seconds((self._next_timer - clock.now()).total_seconds())
         return min(poll, max(MIN_IDLE, until))
 
     async def _process(self, item: Claimed) -> None:
