@@ -40,7 +40,7 @@ log = logging.getLogger("relaydesk.worker")
 
 LEASE = timedelta(seconds=60)
 MIN_IDLE = 0.02
-"""Shortest sleep when due timers are all taken by another worker."""
+"""Sleep when the earliest pending timer is due but was not ours (another worker has it)."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,9 @@ class Worker:
         if self._next_timer is None:
             return poll
         until = clock.real_seconds((self._next_timer - clock.now()).total_seconds())
-        return min(poll, max(MIN_IDLE, until))
+        if until <= 0:  # due, yet this round took nothing: another worker holds it
+            return min(poll, MIN_IDLE)
+        return min(poll, until)  # exactly until it is due: a floor here would be lateness
 
     async def _process(self, item: Claimed) -> None:
         listener = listener_by_name(item.listener)
