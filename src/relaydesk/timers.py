@@ -4,6 +4,7 @@ SLA warnings and breaches, proactive updates, scheduled notifications, surveys a
 timeouts are timers. An action schedules one in its own transaction (so a rolled-back
 action schedules nothing), keyed by a name the caller chooses (``"sla:first:<journey>"``):
 scheduling the same key again replaces the pending timer, and ``cancel`` stops it.
+``schedule_many`` and ``cancel_many`` do the same for many keys in one statement.
 
 Handlers come in two styles (see ``on_timer``):
 
