@@ -113,9 +113,9 @@ async def recompute(
     """Rebuild the journey's clocks; None (and no clocks) when no policy applies."""
     journey = await session.get(Journey, journey_id)
     config = await load_config(session)
-    if journey is None:
-        return None
-    if config is None or journey.status == JourneyStatus.COMBINED.value:
+    if journey is None or config is None:
+        return None  # without a section nothing was ever set (applying never removes it)
+    if journey.status == JourneyStatus.COMBINED.value:
         await _clear(session, journey_id)
         return None
     facts = await journey_facts(session, journey)

@@ -26,6 +26,7 @@ from relaydesk.routing.events import JourneyRouted
 from relaydesk.sla.actions import SLA_BREACH, SLA_WARNING, recompute_locked
 from relaydesk.sla.escalation import escalate
 from relaydesk.sla.events import SlaEscalated
+from relaydesk.sla.queries import load_config
 from relaydesk.timers import DueTimer, on_timer
 
 
@@ -42,6 +43,9 @@ async def follow_journey(hub: Hub, event: StoredEvent) -> None:
     journey_id = event.journey_id
     if journey_id is None:
         return
+    async with hub.db.read() as session:
+        if await load_config(session) is None:
+            return  # no sla: section, no clocks: nothing to write on the hot path
     await hub.db.transaction(lambda s: recompute_locked(s, journey_id))
     combined = event.payload.get("combined_journey_id")
     if combined:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,7 +34,13 @@ _OWNER_CHANGED = "journey.owner_changed"
 
 async def load_config(session: AsyncSession) -> SlaConfig | None:
     row = await session.get(WorkspaceSetting, CONFIG_KEY)
-    return SlaConfig.model_validate(row.value["value"]) if row else None
+    return _parse(json.dumps(row.value["value"], sort_keys=True)) if row else None
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(stored: str) -> SlaConfig:
+    """Parsed once per stored form (calendars with their holidays are built once, too)."""
+    return SlaConfig.model_validate(json.loads(stored))
 
 
 async def routing_inputs(session: AsyncSession, journey_id: uuid.UUID) -> dict[str, Any]:
