@@ -20,6 +20,7 @@ from tests.sla.helpers import (
 
 from relaydesk import clock
 from relaydesk.hub import Hub
+from relaydesk.routing.models import QueueEntryRow
 
 MONDAY_9 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -164,9 +165,16 @@ async def test_complaint_gets_short_targets_and_escalates_to_its_team(
     manual_clock.advance(timedelta(minutes=31))
     await drain(routed_hub)
     events = await escalation_events(routed_hub, journey_id)
-    assert [(e["rule"], e.get("team")) for e in events] == [
-        ("warning", None),
-        ("breach", "complaints"),
-    ]
+    # the warning (at 15 min) and the breach passed together: only the breach escalates
+    assert [(e["rule"], e.get("team")) for e in events] == [("breach", "complaints")]
     view = await sla(client, journey_id)
-    assert view["escalations"][1]["team"] == "complaints"
+    assert view["escalations"][0]["team"] == "complaints"
+    assert view["escalations"][0]["actions"] == ["reoffer", "notify_supervisor"]
+    async with routed_hub.db.read() as session:
+        queued = await session.get(QueueEntryRow, journey_id)
+    assert queued is not None and queued.team == "complaints"  # Ana is not in that team
+    assert await holder(routed_hub, journey_id) is None
+    await presence(client, agents["Bo"], "online")
+    await drain(routed_hub)
+    offer = await holder(routed_hub, journey_id)
+    assert offer is not None and offer.agent_id == agents["Bo"]

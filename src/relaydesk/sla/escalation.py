@@ -61,6 +61,13 @@ async def escalate(
         and (row.warned_at if rule == "warning" else row.breach_escalated_at) is None
     )
     if not ready or row is None:
+        # Stale (the clock moved, e.g. a new policy): re-plan, this key included; a timer
+        # re-scheduled while it fires gets a new id, so it stays pending for its new time.
+        await sync_timers(session, state)
+        return False
+    assert row.due_at is not None
+    if rule == "warning" and row.due_at <= now and row.breach_escalated_at is None:
+        row.warned_at = now  # both passed (the worker was down): the breach says it all
         await sync_timers(session, state, skip=timer_key)
         return False
     spec = state.escalation
