@@ -19,6 +19,7 @@ from relaydesk.db import metadata
 from relaydesk.journeys.models import Conversation, Journey, Message
 from relaydesk.kb.models import KbArticle, KbVariant
 from relaydesk.routing.models import AgentLoad, Assignment, QueueEntryRow, RoutingDecision
+from relaydesk.sla.models import SlaClock
 from relaydesk.timers import Timer
 from relaydesk.workspace.models import WorkspaceSetting
 
@@ -47,6 +48,7 @@ __all__ = [
     "QueueEntryRow",
     "RoutingDecision",
     "SignInFailure",
+    "SlaClock",
     "Team",
     "Timer",
     "WebchatVerification",

@@ -17,7 +17,12 @@ from relaydesk.channels.models import Channel
 from relaydesk.channels.registry import build_adapter
 from relaydesk.customers.identities import InvalidIdentity
 from relaydesk.hub import Hub
-from relaydesk.journeys.actions import JourneyNotFound, ingest_inbound, resolve_journey
+from relaydesk.journeys.actions import (
+    JourneyNotFound,
+    ingest_inbound,
+    resolve_journey,
+    wait_on_customer,
+)
 from relaydesk.journeys.queries import current_journey_id, journey_view
 from relaydesk.journeys.schemas import JourneyOut, MessageAccepted, MessageIn, ResolveIn
 from relaydesk.journeys.states import InvalidTransition
@@ -172,6 +177,26 @@ async def post_resolve(
         await hub.db.transaction(
             lambda s: resolve_journey(s, journey_id, outcome=body.outcome, actor=principal.actor)
         )
+    except JourneyNotFound:
+        raise ApiError(404, "journey_not_found", f"no journey {journey_id}") from None
+    except InvalidTransition as exc:
+        raise ApiError(409, "invalid_transition", str(exc)) from None
+    hub.wake_worker()
+    return await get_journey(journey_id, request, hub, principal)
+
+
+@router.post(
+    "/journeys/{journey_id}/wait",
+    response_model=JourneyOut,
+    responses=COMBINED,
+    summary="Wait on the customer (SLA clocks pause until they write)",
+)
+async def post_wait(
+    journey_id: uuid.UUID, request: Request, hub: HubDep, principal: PrincipalDep
+) -> JourneyOut:
+    await ensure_current_journey(hub, journey_id, request)
+    try:
+        await hub.db.transaction(lambda s: wait_on_customer(s, journey_id, actor=principal.actor))
     except JourneyNotFound:
         raise ApiError(404, "journey_not_found", f"no journey {journey_id}") from None
     except InvalidTransition as exc:

@@ -31,6 +31,12 @@ class JourneyResolved(DomainEvent):
     outcome: str
 
 
+class JourneyWaiting(DomainEvent):
+    """The journey waits on the customer (their next message opens it again)."""
+
+    name: ClassVar[str] = "journey.waiting"
+
+
 class ConversationOpened(DomainEvent):
     name: ClassVar[str] = "conversation.opened"
     conversation_id: uuid.UUID

@@ -17,6 +17,7 @@ from relaydesk.journeys.schemas import (
     TimelineItem,
 )
 from relaydesk.routing.queries import latest_decision
+from relaydesk.sla.queries import sla_view
 
 
 async def current_journey_id(session: AsyncSession, journey_id: uuid.UUID) -> uuid.UUID | None:
@@ -76,6 +77,7 @@ async def journey_view(session: AsyncSession, journey_id: uuid.UUID) -> JourneyO
         reopen_count=journey.reopen_count,
         handoff=journey.handoff,
         routing=await latest_decision(session, journey.id),
+        sla=await sla_view(session, journey.id),
     )
 
 

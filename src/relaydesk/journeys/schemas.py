@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from relaydesk.routing.schemas import RoutingOut
+from relaydesk.sla.schemas import SlaOut
 
 
 class SenderIn(BaseModel):
@@ -91,6 +92,11 @@ class JourneyOut(BaseModel):
         None,
         description="The latest routing decision: bot, queue or agent, the policy and reason, "
         "the journey's value and a readable explanation, and the inputs it was made from",
+    )
+    sla: SlaOut | None = Field(
+        None,
+        description="SLA clocks (first response, next response, resolution) with due times and "
+        "status, the policy that set them, and the escalations so far",
     )
 
 

@@ -22,6 +22,7 @@ from relaydesk.routing.queue import QueueEntry, estimated_wait, ordered, priorit
 from relaydesk.routing.schemas import QueueItem, QueueOut, RoutingConfig, RoutingOut
 from relaydesk.routing.understanding import Understood
 from relaydesk.routing.value import CustomerValue, Signals
+from relaydesk.sla.queries import recently_breached
 from relaydesk.workspace.config import load_workspace_config
 from relaydesk.workspace.models import WorkspaceSetting
 
@@ -179,7 +180,8 @@ async def journey_snapshot(
             recent_orders=int(recent_orders or 0),
             contacts_7d=max(1, int(contacts or 0)),
             channels_tried=max(1, int(channels or 0)),
-            sla_breached=bool((journey.context or {}).get("sla_breached", False)),
+            sla_breached=bool((journey.context or {}).get("sla_breached", False))
+            or await recently_breached(session, journey.customer_id, now),
         ),
         customer=CustomerValue(
             lifetime_value=float(customer.lifetime_value or 0) if customer else 0.0,

@@ -19,6 +19,7 @@ from relaydesk.channels.models import Channel
 from relaydesk.db import new_id
 from relaydesk.kb.actions import apply_knowledge_base
 from relaydesk.routing.actions.settings import apply_routing
+from relaydesk.sla.actions import apply_sla
 from relaydesk.workspace.config import dump_setting
 from relaydesk.workspace.events import WorkspaceApplied
 from relaydesk.workspace.file import LoadedWorkspace
@@ -192,6 +193,7 @@ async def apply_workspace(
 
     report.changes.extend(await apply_knowledge_base(session, loaded, actor=actor))
     report.changes.extend(await apply_routing(session, spec.routing, actor=actor))
+    report.changes.extend(await apply_sla(session, spec.sla, actor=actor))
 
     if report.changed:
         await publish(

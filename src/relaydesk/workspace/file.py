@@ -120,8 +120,9 @@ def parse_workspace(text: str, source: str = "<workspace>") -> LoadedWorkspace:
             location = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
             message = str(error["msg"]).removeprefix("Value error, ")
             head, sep, rest = message.partition(": ")
-            if sep and " " not in head and (*location, *head.split(".")) in lines:
-                location, message = (*location, *head.split(".")), rest
+            named = tuple(int(p) if p.isdigit() else p for p in head.split("."))
+            if sep and " " not in head and (*location, *named) in lines:
+                location, message = (*location, *named), rest
             problems.append(WorkspaceProblem(loaded.line_of(*location), _dotted(location), message))
         raise WorkspaceFileError(source, problems) from None
     return LoadedWorkspace(source, spec, lines)

@@ -18,6 +18,7 @@ from pydantic import (
 from relaydesk.channels.registry import adapter_class
 from relaydesk.kb.schemas import KnowledgeBaseSpec
 from relaydesk.routing.schemas import RoutingConfig
+from relaydesk.sla.schemas import SlaConfig
 from relaydesk.workspace.config import WorkspaceConfig
 
 NAME = r"^[a-z0-9][a-z0-9_-]{0,99}$"
@@ -132,6 +133,7 @@ class WorkspaceSpec(_Strict):
     agents: list[AgentSpec] = Field(default_factory=list)
     knowledge_base: KnowledgeBaseSpec = Field(default_factory=KnowledgeBaseSpec)
     routing: RoutingConfig | None = None
+    sla: SlaConfig | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> WorkspaceSpec:

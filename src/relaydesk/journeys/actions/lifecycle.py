@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
 from relaydesk.bus import publish
-from relaydesk.journeys.events import JourneyResolved, JourneysCombined
+from relaydesk.journeys.events import JourneyResolved, JourneysCombined, JourneyWaiting
 from relaydesk.journeys.models import Conversation, Journey, Message
 from relaydesk.journeys.states import (
     ACTIVE_JOURNEY_STATUSES,
@@ -49,6 +49,21 @@ async def resolve_journey(
         session,
         JourneyResolved(customer_id=journey.customer_id, journey_id=journey.id, outcome=outcome),
         actor=actor,
+    )
+    return journey
+
+
+async def wait_on_customer(session: AsyncSession, journey_id: uuid.UUID, *, actor: str) -> Journey:
+    """The journey waits on the customer (SLA clocks pause); their next message reopens it."""
+    journey = await session.scalar(
+        select(Journey).where(Journey.id == journey_id).with_for_update()
+    )
+    if journey is None:
+        raise JourneyNotFound(str(journey_id))
+    journey.status = next_journey_status(journey.status, JourneyTrigger.WAIT_ON_CUSTOMER)
+    journey.updated_at = clock.now()
+    await publish(
+        session, JourneyWaiting(customer_id=journey.customer_id, journey_id=journey.id), actor=actor
     )
     return journey
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock, timers
@@ -34,6 +35,7 @@ from relaydesk.routing.queries import (
     load_context,
 )
 from relaydesk.routing.understanding import Understood
+from relaydesk.sla.queries import queue_due_at
 
 ACTOR = "routing"
 RESERVE_ATTEMPTS = 3
@@ -127,6 +129,7 @@ async def enqueue(
             reason=reason[:200],
             understood=understood.as_dict(),
             updated_at=now,
+            sla_due_at=await queue_due_at(session, journey.id),
         )
         session.add(row)
     else:
@@ -136,6 +139,21 @@ async def enqueue(
         await change_owner(session, journey.id, JourneyOwner.QUEUE, reason=reason, actor=actor)
     await session.flush()
     return row
+
+
+async def set_sla_due(
+    session: AsyncSession, journey_id: uuid.UUID, due_at: datetime | None
+) -> None:
+    """The SLA due time the queue ranks a waiting journey by (sla/ keeps it current)."""
+    await session.execute(
+        update(QueueEntryRow)
+        .where(
+            QueueEntryRow.journey_id == journey_id,
+            QueueEntryRow.sla_due_at.is_distinct_from(due_at),
+        )
+        .values(sla_due_at=due_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _reserve(

@@ -71,7 +71,11 @@ function connect() {
     } catch {
       return;
     }
-    if (relevant(event)) scheduleRefresh();
+    if (!relevant(event)) return;
+    if (event.type === "sla.warning" || event.type === "sla.breach") {
+      say(event.type === "sla.breach" ? "SLA breached on a journey" : "SLA warning on a journey");
+    }
+    scheduleRefresh();
   });
   socket.addEventListener("close", (closed) => {
     if (closed.code === 4401) {
