@@ -18,6 +18,7 @@ from relaydesk.customers.models import (
 from relaydesk.db import metadata
 from relaydesk.journeys.models import Conversation, Journey, Message
 from relaydesk.kb.models import KbArticle, KbVariant
+from relaydesk.outreach.models import Notification, Survey, SurveyAnswer, UpdatePlan
 from relaydesk.routing.models import AgentLoad, Assignment, QueueEntryRow, RoutingDecision
 from relaydesk.timers import Timer
 from relaydesk.workspace.models import WorkspaceSetting
@@ -42,13 +43,17 @@ __all__ = [
     "KbVariant",
     "MergeSuggestion",
     "Message",
+    "Notification",
     "Order",
     "OutboxEntry",
     "QueueEntryRow",
     "RoutingDecision",
     "SignInFailure",
+    "Survey",
+    "SurveyAnswer",
     "Team",
     "Timer",
+    "UpdatePlan",
     "WebchatVerification",
     "WorkspaceSetting",
     "agent_teams",
