@@ -67,7 +67,9 @@ async def create_notification(
 
 
 @router.get("/notifications/{notification_id}", response_model=NotificationOut)
-async def read_notification(notification_id: uuid.UUID, hub: HubDep) -> NotificationOut:
+async def read_notification(
+    notification_id: uuid.UUID, hub: HubDep, _principal: PrincipalDep
+) -> NotificationOut:
     async with hub.db.read() as session:
         row = await session.get(Notification, notification_id)
         if row is None:
@@ -130,7 +132,9 @@ async def _plan_out(hub: HubDep, journey_id: uuid.UUID) -> NextUpdateOut:
 
 
 @router.get("/journeys/{journey_id}/next-update", response_model=NextUpdateOut)
-async def read_next_update(journey_id: uuid.UUID, request: Request, hub: HubDep) -> NextUpdateOut:
+async def read_next_update(
+    journey_id: uuid.UUID, request: Request, hub: HubDep, _principal: PrincipalDep
+) -> NextUpdateOut:
     await ensure_current_journey(hub, journey_id, request)
     return await _plan_out(hub, journey_id)
 
@@ -184,14 +188,19 @@ async def stop_next_update(
 
 @router.get("/surveys/summary")
 async def read_survey_summary(
-    hub: HubDep, since: datetime | None = None, until: datetime | None = None
+    hub: HubDep,
+    _principal: PrincipalDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> dict[str, Any]:
     async with hub.db.read() as session:
         return await survey_summary(session, since=since, until=until)
 
 
 @router.get("/surveys", response_model=list[SurveyOut])
-async def list_surveys(hub: HubDep, journey_id: uuid.UUID | None = None) -> list[SurveyOut]:
+async def list_surveys(
+    hub: HubDep, _principal: PrincipalDep, journey_id: uuid.UUID | None = None
+) -> list[SurveyOut]:
     async with hub.db.read() as session:
         query = select(Survey).order_by(Survey.created_at.desc()).limit(200)
         if journey_id is not None:
@@ -217,7 +226,7 @@ async def list_surveys(hub: HubDep, journey_id: uuid.UUID | None = None) -> list
 
 
 @router.get("/outreach/settings")
-async def read_outreach_settings(hub: HubDep) -> dict[str, Any]:
+async def read_outreach_settings(hub: HubDep, _principal: PrincipalDep) -> dict[str, Any]:
     async with hub.db.read() as session:
         return stored_form(await load_config(session)) or {}
 
