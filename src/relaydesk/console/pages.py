@@ -131,7 +131,7 @@ async def inbox_page(
         here=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
         filters=filters,
         channels=channels,
-        statuses=("active", "open", "waiting", "resolved", "any"),
+        statuses=("active", "open", "waiting", "pending", "resolved", "any"),
     )
 
 
