@@ -114,6 +114,7 @@ _LISTENER_MODULES = (
     "relaydesk.bot.listeners",
     "relaydesk.routing.listeners",
     "relaydesk.sla.listeners",
+    "relaydesk.outreach.listeners",
 )
 _loaded = False
 

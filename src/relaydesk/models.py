@@ -18,6 +18,7 @@ from relaydesk.customers.models import (
 from relaydesk.db import metadata
 from relaydesk.journeys.models import Conversation, Journey, Message
 from relaydesk.kb.models import KbArticle, KbVariant
+from relaydesk.outreach.models import Notification, Survey, SurveyAnswer, UpdatePlan
 from relaydesk.routing.models import AgentLoad, Assignment, QueueEntryRow, RoutingDecision
 from relaydesk.sla.models import SlaClock
 from relaydesk.timers import Timer
@@ -43,14 +44,18 @@ __all__ = [
     "KbVariant",
     "MergeSuggestion",
     "Message",
+    "Notification",
     "Order",
     "OutboxEntry",
     "QueueEntryRow",
     "RoutingDecision",
     "SignInFailure",
     "SlaClock",
+    "Survey",
+    "SurveyAnswer",
     "Team",
     "Timer",
+    "UpdatePlan",
     "WebchatVerification",
     "WorkspaceSetting",
     "agent_teams",

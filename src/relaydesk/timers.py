@@ -56,7 +56,11 @@ MAX_KEY_LENGTH = 300
 MAX_PAYLOAD_BYTES = 65_536
 STATUSES = ("pending", "fired", "cancelled", "dead")
 
-_TIMER_MODULES: tuple[str, ...] = ("relaydesk.routing.listeners", "relaydesk.sla.listeners")
+_TIMER_MODULES: tuple[str, ...] = (
+    "relaydesk.routing.listeners",
+    "relaydesk.sla.listeners",
+    "relaydesk.outreach.listeners",
+)
 """Modules whose import registers ``@on_timer`` handlers (like ``bus._LISTENER_MODULES``)."""
 
 EXTRA_MODULES_ENV = "RELAYDESK_TIMER_MODULES"

@@ -10,7 +10,9 @@ from relaydesk.channels import api as channels_api
 from relaydesk.customers import api as customers_api
 from relaydesk.journeys import api as journeys_api
 from relaydesk.journeys import replies_api
+from relaydesk.outreach import api as outreach_api
 
 router = APIRouter(prefix="/api/v1")
 for module in (journeys_api, replies_api, customers_api, channels_api, events, outbox, bot_api):
     router.include_router(module.router)
+router.include_router(outreach_api.router)

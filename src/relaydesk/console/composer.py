@@ -131,9 +131,11 @@ async def journey_page_route(
     loaded = await _load(_hub(request), parse_journey_id(journey_id))
     if isinstance(loaded, RedirectResponse):
         return loaded
-    notice = {"reply": "Reply queued for delivery.", "resolved": "Journey resolved."}.get(
-        sent or ""
-    )
+    notice = {
+        "reply": "Reply queued for delivery.",
+        "resolved": "Journey resolved.",
+        "next_update": "Next status update planned.",
+    }.get(sent or "")
     async with _hub(request).db.read() as session:
         mine = await desk(session, user.agent_id)
     here = f"/console/journeys/{loaded.journey.id}"

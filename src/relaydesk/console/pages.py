@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from relaydesk import clock
 from relaydesk.console import auth
+from relaydesk.console import next_update as _next_update  # noqa: F401  (its route)
 from relaydesk.console.actions import revoke_session
 from relaydesk.console.auth import UserDep
 from relaydesk.console.composer import router as composer_router
@@ -130,7 +131,7 @@ async def inbox_page(
         here=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
         filters=filters,
         channels=channels,
-        statuses=("active", "open", "waiting", "resolved", "any"),
+        statuses=("active", "open", "waiting", "pending", "resolved", "any"),
     )
 
 

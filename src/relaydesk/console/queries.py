@@ -22,7 +22,7 @@ from relaydesk.journeys.schemas import JourneyOut
 from relaydesk.routing.models import QueueEntryRow
 
 VIEWS = ("mine", "queue", "all")
-STATUSES = ("active", "open", "waiting", "resolved", "any")
+STATUSES = ("active", "open", "waiting", "pending", "resolved", "any")
 INBOX_LIMIT = 100
 TIMELINE_LIMIT = 300
 EXCERPT = 140
@@ -94,7 +94,7 @@ def _filtered(user: ConsoleUser, filters: InboxFilters) -> Select[uuid.UUID]:
         if not user.sees_everything:
             query = query.where(_for_my_teams(user.agent_id))
     if filters.status == "active":
-        query = query.where(Journey.status.in_(("open", "waiting")))
+        query = query.where(Journey.status.in_(("open", "waiting", "pending")))
     elif filters.status != "any":
         query = query.where(Journey.status == filters.status)
     if filters.channel:
@@ -189,7 +189,7 @@ async def inbox(
                 owner_type=journey.owner_type,
                 owner_name=owner_name,
                 waiting_since=at
-                if direction == "inbound" and journey.status in ("open", "waiting")
+                if direction == "inbound" and journey.status in ("open", "waiting", "pending")
                 else None,
                 last_activity_at=journey.last_activity_at,
             )

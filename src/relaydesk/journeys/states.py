@@ -9,6 +9,9 @@ class JourneyStatus(StrEnum):
     OPEN = "open"
     WAITING = "waiting"
     """Waiting on the customer; a customer message makes it open again."""
+    PENDING = "pending"
+    """Waiting on the company (investigation, refund in progress, repair): the customer gets
+    proactive status updates (outreach/); a customer message keeps it pending."""
     RESOLVED = "resolved"
     COMBINED = "combined"
     """Folded into another journey of the same person (after a customer merge); redirects."""
@@ -20,6 +23,10 @@ class JourneyTrigger(StrEnum):
     RESOLVE = "resolve"
     REOPEN = "reopen"
     COMBINE = "combine"
+    WAIT_ON_COMPANY = "wait_on_company"
+    """An agent says the company owes the next step (investigation, refund, repair)."""
+    RESUME = "resume"
+    """The company's part is done (or was set by mistake): back to open."""
 
 
 class ConversationStatus(StrEnum):
@@ -48,6 +55,14 @@ JOURNEY_TRANSITIONS: dict[tuple[JourneyStatus, JourneyTrigger], JourneyStatus] =
     (JourneyStatus.RESOLVED, JourneyTrigger.REOPEN): JourneyStatus.OPEN,
     (JourneyStatus.OPEN, JourneyTrigger.COMBINE): JourneyStatus.COMBINED,
     (JourneyStatus.WAITING, JourneyTrigger.COMBINE): JourneyStatus.COMBINED,
+    (JourneyStatus.OPEN, JourneyTrigger.WAIT_ON_COMPANY): JourneyStatus.PENDING,
+    (JourneyStatus.WAITING, JourneyTrigger.WAIT_ON_COMPANY): JourneyStatus.PENDING,
+    (JourneyStatus.PENDING, JourneyTrigger.WAIT_ON_COMPANY): JourneyStatus.PENDING,
+    (JourneyStatus.PENDING, JourneyTrigger.CUSTOMER_MESSAGE): JourneyStatus.PENDING,
+    (JourneyStatus.PENDING, JourneyTrigger.RESUME): JourneyStatus.OPEN,
+    (JourneyStatus.PENDING, JourneyTrigger.WAIT_ON_CUSTOMER): JourneyStatus.WAITING,
+    (JourneyStatus.PENDING, JourneyTrigger.RESOLVE): JourneyStatus.RESOLVED,
+    (JourneyStatus.PENDING, JourneyTrigger.COMBINE): JourneyStatus.COMBINED,
 }
 
 CONVERSATION_TRANSITIONS: dict[
@@ -85,7 +100,11 @@ OWNER_TRANSITIONS: frozenset[tuple[JourneyOwner, JourneyOwner]] = frozenset(
 """Allowed owner changes; agent → agent is a transfer. Nothing goes back to unassigned."""
 
 
-ACTIVE_JOURNEY_STATUSES = (JourneyStatus.OPEN.value, JourneyStatus.WAITING.value)
+ACTIVE_JOURNEY_STATUSES = (
+    JourneyStatus.OPEN.value,
+    JourneyStatus.WAITING.value,
+    JourneyStatus.PENDING.value,
+)
 
 
 def next_journey_status(status: str, trigger: JourneyTrigger) -> JourneyStatus:

@@ -18,6 +18,7 @@ from relaydesk.bus import publish
 from relaydesk.channels.models import Channel
 from relaydesk.db import new_id
 from relaydesk.kb.actions import apply_knowledge_base
+from relaydesk.outreach.actions.settings import apply_outreach
 from relaydesk.routing.actions.settings import apply_routing
 from relaydesk.sla.actions import apply_sla
 from relaydesk.workspace.config import dump_setting
@@ -194,6 +195,7 @@ async def apply_workspace(
     report.changes.extend(await apply_knowledge_base(session, loaded, actor=actor))
     report.changes.extend(await apply_routing(session, spec.routing, actor=actor))
     report.changes.extend(await apply_sla(session, spec.sla, actor=actor))
+    report.changes.extend(await apply_outreach(session, spec.outreach, actor=actor))
 
     if report.changed:
         await publish(

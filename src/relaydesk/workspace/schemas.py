@@ -17,6 +17,7 @@ from pydantic import (
 
 from relaydesk.channels.registry import adapter_class
 from relaydesk.kb.schemas import KnowledgeBaseSpec
+from relaydesk.outreach.config import OutreachConfig
 from relaydesk.routing.schemas import RoutingConfig
 from relaydesk.sla.schemas import SlaConfig
 from relaydesk.workspace.config import WorkspaceConfig
@@ -134,6 +135,7 @@ class WorkspaceSpec(_Strict):
     knowledge_base: KnowledgeBaseSpec = Field(default_factory=KnowledgeBaseSpec)
     routing: RoutingConfig | None = None
     sla: SlaConfig | None = None
+    outreach: OutreachConfig | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> WorkspaceSpec:

@@ -98,15 +98,24 @@ async def ingest_inbound(
     customer_id = resolution.customer_id
     sent_at = as_utc(inbound.sent_at) if inbound.sent_at else None
     happened_at = sent_at if sent_at and sent_at <= now + CLOCK_SKEW else now
+    claimed = None
     if resolution.created:
         # Nothing of a customer created a moment ago can exist yet: no lookups.
         journey_id, conversation_id = await _open_first(
             session, customer_id, channel, inbound, now, happened_at
         )
     else:
-        journey_id, conversation_id = await _attach(
-            session, customer_id, channel, inbound, journey_window, now, happened_at
-        )
+        # A survey answer joins the surveyed journey without reopening it (outreach/actions/
+        # claims.py), so the bot and routing never take it for a new request.
+        from relaydesk.outreach.actions.claims import claim_survey_answer
+
+        claimed = await claim_survey_answer(session, customer_id, channel, inbound, now)
+        if claimed is not None:
+            journey_id, conversation_id = claimed.journey_id, claimed.conversation_id
+        else:
+            journey_id, conversation_id = await _attach(
+                session, customer_id, channel, inbound, journey_window, now, happened_at
+            )
     message_id = new_id()
     await session.execute(
         _INSERT_MESSAGE,
@@ -121,13 +130,22 @@ async def ingest_inbound(
             "author_type": inbound.author_type,
             "author_id": None,
             "text": inbound.text,
-            "meta": inbound.meta,
+            "meta": inbound.meta
+            if claimed is None
+            else {
+                **inbound.meta,
+                "survey": {"id": str(claimed.survey_id), "question": claimed.question},
+            },
             "sent_at": sent_at,
             "created_at": happened_at,
             "received_at": now,
         },
     )
     await touch_inbound(session, channel, now)
+    if claimed is not None:
+        from relaydesk.outreach.actions.claims import record_answer
+
+        await record_answer(session, claimed, message_id)
     await publish(
         session,
         MessageReceived(

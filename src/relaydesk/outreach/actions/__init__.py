@@ -1,0 +1,1 @@
+"""The only outreach code that writes: notifications, proactive updates, surveys."""
