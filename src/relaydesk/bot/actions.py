@@ -9,8 +9,10 @@ no second reply, and the work is a pure function of the database state (safe to 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,12 +20,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relaydesk import clock
 from relaydesk.bot.dialogue import BotTurn, DialogueState
 from relaydesk.bot.handoff import build_package
+from relaydesk.bot.intents import definition_version
 from relaydesk.bot.models import BotDialogue
+from relaydesk.bot.queries import INTENTS_KEY, VERSION_KEY
+from relaydesk.bot.schemas import BotSpec, default_pack, stored_form
 from relaydesk.bot.turn import TurnAnalysis
 from relaydesk.journeys.actions import Reply, ReplyRefused, change_owner, queue_reply
 from relaydesk.journeys.actions import resolve_journey as resolve
 from relaydesk.journeys.models import Journey
 from relaydesk.journeys.states import ACTIVE_JOURNEY_STATUSES, JourneyOwner
+
+if TYPE_CHECKING:
+    from relaydesk.workspace.actions import Change
+    from relaydesk.workspace.file import LoadedWorkspace
 
 ACTOR = "bot"
 RESOLVED_BY_BOT = "resolved_by_bot"
@@ -159,3 +168,84 @@ async def record_turn(
     elif turn.resolves:
         await resolve(session, journey_id, outcome=RESOLVED_BY_BOT, actor=ACTOR)
     return TurnRecord(Recorded.DONE, reply_ids, package)
+
+
+class UnknownArticle(ValueError):
+    """An intent names a knowledge-base article that does not exist."""
+
+    def __init__(self, intent: str, slug: str) -> None:
+        self.intent, self.slug = intent, slug
+        super().__init__(
+            f"intents.{intent}.article: no knowledge-base article {slug!r} "
+            "(declare it under knowledge_base.articles or create it through /api/v1/kb)"
+        )
+
+
+async def check_articles(
+    session: AsyncSession, spec: BotSpec, declared: Iterable[str] = ()
+) -> None:
+    """Every intent's article exists: in the knowledge base, declared beside it, or in the
+    default pack (whose articles answer while the knowledge base is empty)."""
+    from relaydesk.kb.models import KbArticle
+
+    wanted = {iid: d.article for iid, d in spec.intents.items() if d.article}
+    if not wanted:
+        return
+    known = set(declared) | set(
+        await session.scalars(select(KbArticle.slug).where(KbArticle.slug.in_(wanted.values())))
+    )
+    if spec.pack == "default":
+        known |= {a.slug for a in default_pack().articles}
+    for iid, slug in wanted.items():
+        if slug not in known:
+            raise UnknownArticle(iid, slug)
+
+
+async def store_intents(session: AsyncSession, spec: BotSpec) -> tuple[str, str | None]:
+    """Store the workspace's ``bot:`` section; ("created" | "updated" | "unchanged" |
+    "deleted", version). A section that declares nothing returns to the default pack."""
+    from relaydesk.workspace.models import WorkspaceSetting
+
+    definition = stored_form(spec)
+    empty = not (spec.intents or spec.facts or spec.out_of_scope) and spec.pack == "default"
+    empty = empty and spec.out_of_scope_threshold is None
+    rows = {
+        key: await session.get(WorkspaceSetting, key, with_for_update=True)
+        for key in (INTENTS_KEY, VERSION_KEY)
+    }
+    if empty:
+        present = [r for r in rows.values() if r is not None]
+        for stale in present:
+            await session.delete(stale)
+        return ("deleted" if present else "unchanged"), None
+    version = definition_version(definition)
+    current = rows[VERSION_KEY]
+    if current is not None and current.value.get("value") == version and rows[INTENTS_KEY]:
+        return "unchanged", version
+    now = clock.now()
+    for key, value in ((INTENTS_KEY, definition), (VERSION_KEY, version)):
+        setting = rows[key]
+        if setting is None:
+            session.add(WorkspaceSetting(key=key, value={"value": value}, updated_at=now))
+        else:
+            setting.value, setting.updated_at = {"value": value}, now
+    await session.flush()
+    return ("created" if current is None else "updated"), version
+
+
+async def apply_bot(session: AsyncSession, loaded: LoadedWorkspace, *, actor: str) -> list[Change]:
+    """The workspace file's ``bot:`` section, idempotently; no section changes nothing."""
+    from relaydesk.workspace.actions import Change  # the workspace imports this module
+
+    spec = loaded.spec.bot
+    if spec is None:
+        return []
+    declared = [a.slug for a in loaded.spec.knowledge_base.articles]
+    try:
+        await check_articles(session, spec, declared)
+    except UnknownArticle as exc:
+        raise loaded.error(
+            ("bot", "intents", exc.intent, "article"), str(exc).partition(": ")[2]
+        ) from None
+    action, _version = await store_intents(session, spec)
+    return [Change("bot", "intents", action)]

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from relaydesk.bot.schemas import BotSpec
 from relaydesk.channels.registry import adapter_class
 from relaydesk.kb.schemas import KnowledgeBaseSpec
 from relaydesk.routing.schemas import RoutingConfig
@@ -132,6 +133,7 @@ class WorkspaceSpec(_Strict):
     agents: list[AgentSpec] = Field(default_factory=list)
     knowledge_base: KnowledgeBaseSpec = Field(default_factory=KnowledgeBaseSpec)
     routing: RoutingConfig | None = None
+    bot: BotSpec | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> WorkspaceSpec:
