@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
 from relaydesk.bot.dialogue import BotTurn, DialogueState
+from relaydesk.bot.dialogue.state import merge_states
 from relaydesk.bot.handoff import build_package
 from relaydesk.bot.intents import definition_version
 from relaydesk.bot.models import BotDialogue
@@ -168,6 +169,50 @@ async def record_turn(
     elif turn.resolves:
         await resolve(session, journey_id, outcome=RESOLVED_BY_BOT, actor=ACTOR)
     return TurnRecord(Recorded.DONE, reply_ids, package)
+
+
+async def merge_dialogues(
+    session: AsyncSession, journey_id: uuid.UUID, combined_id: uuid.UUID
+) -> bool:
+    """Fold the dialogue of ``combined_id`` into ``journey_id`` (journeys were combined).
+
+    Idempotent: the folded journey's row is deleted, so a retry finds nothing to do.
+    Returns whether anything changed.
+    """
+    rows = {
+        row.journey_id: row
+        for row in (
+            await session.scalars(
+                select(BotDialogue)
+                .where(BotDialogue.journey_id.in_((journey_id, combined_id)))
+                .order_by(BotDialogue.journey_id)
+                .with_for_update()
+            )
+        ).all()
+    }
+    folded = rows.get(combined_id)
+    if folded is None:
+        return False
+    kept = rows.get(journey_id)
+    other = DialogueState.from_dict(folded.state)
+    if kept is None:
+        session.add(
+            BotDialogue(
+                journey_id=journey_id,
+                state=other.as_dict(),
+                last_message_id=folded.last_message_id,
+                updated_at=clock.now(),
+            )
+        )
+    else:
+        mine = DialogueState.from_dict(kept.state)
+        merged = merge_states(mine, other, TRANSCRIPT_LIMIT)
+        if merged.updated_at == other.updated_at and other.updated_at != mine.updated_at:
+            kept.last_message_id = folded.last_message_id or kept.last_message_id
+        kept.state, kept.updated_at = merged.as_dict(), clock.now()
+    await session.delete(folded)
+    await session.flush()
+    return True
 
 
 class UnknownArticle(ValueError):

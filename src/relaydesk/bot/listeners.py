@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
-from relaydesk.bot.actions import Recorded, TurnRecord, load_state, record_turn
+from relaydesk.bot.actions import Recorded, TurnRecord, load_state, merge_dialogues, record_turn
 from relaydesk.bot.dialogue import ChannelTraits, DialogueKit, DialogueState, DialogueTexts
 from relaydesk.bot.dialogue.pipeline import take_turn
 from relaydesk.bot.kb import KnowledgeBase
@@ -34,7 +34,7 @@ from relaydesk.channels.models import Channel
 from relaydesk.channels.registry import UnknownChannelKind, adapter_class
 from relaydesk.customers.models import Customer, Identity
 from relaydesk.hub import Hub
-from relaydesk.journeys.events import MessageReceived, OwnerChanged
+from relaydesk.journeys.events import JourneysCombined, MessageReceived, OwnerChanged
 from relaydesk.journeys.models import Journey, Message
 from relaydesk.journeys.states import ACTIVE_JOURNEY_STATUSES, JourneyOwner
 from relaydesk.workspace.events import WorkspaceApplied
@@ -360,3 +360,14 @@ async def train_workspace_intents(hub: Hub, event: StoredEvent) -> None:
         stored = await intents_definition(session)
     if stored is not None:
         DEFAULT_MODELS.start(stored[1], stored[0])
+
+
+@on(JourneysCombined)
+async def combine_dialogues(hub: Hub, event: StoredEvent) -> None:
+    """Two journeys became one: the bot keeps one memory of both (facts asked, articles
+    offered, the open question of the latest conversation)."""
+    if event.journey_id is None:
+        return
+    combined = uuid.UUID(str(event.payload["combined_journey_id"]))
+    keeper = event.journey_id
+    await hub.db.transaction(lambda session: merge_dialogues(session, keeper, combined))
