@@ -240,3 +240,22 @@ async def test_intents_api_rejects_bad_input(
     assert response.json()["detail"][0]["field"] == "intents.billing.article"
     assert (await anonymous.get("/api/v1/bot/intents")).status_code == 401
     assert (await anonymous.put("/api/v1/bot/intents", json={})).status_code == 401
+
+
+async def test_applying_new_intents_starts_training_in_the_worker(hub: Hub) -> None:
+    import uuid
+
+    from relaydesk.bot.queries import intents_definition
+    from relaydesk.worker import Worker
+
+    unique = f"jag vill boka ett läkarbesök {uuid.uuid4().hex[:6]}"  # a version never trained
+    text = CLINIC.replace("jag behöver boka ett besök", unique)
+    await apply_text(hub, text)
+    async with hub.db.read() as session:
+        stored = await intents_definition(session)
+    assert stored is not None
+    assert DEFAULT_MODELS.known(stored[0]) is None  # a version this process never saw
+    await Worker(hub).drain()
+    future = DEFAULT_MODELS.known(stored[0])
+    assert future is not None  # started by the WorkspaceApplied listener, not by a turn
+    assert "book_appointment" in future.result(timeout=120).pack.intents

@@ -354,8 +354,12 @@ async def take_over(hub: Hub, event: StoredEvent) -> None:
 @on(WorkspaceApplied)
 async def train_workspace_intents(hub: Hub, event: StoredEvent) -> None:
     """New intents were applied: start training them now, not on the next customer's turn."""
-    if not any(c.get("kind") == "bot" for c in event.payload.get("changes", [])):
-        return
+    if any(c.get("kind") == "bot" for c in event.payload.get("changes", [])):
+        await start_training(hub)
+
+
+async def start_training(hub: Hub) -> None:
+    """Start training the workspace's model in the background (at launch, after a change)."""
     async with hub.db.read() as session:
         stored = await intents_definition(session)
     if stored is not None:
