@@ -91,7 +91,7 @@ async def _start_bot_model(hub: Hub) -> None:
 
     try:
         await start_training(hub)
-    except SQLAlchemyError:  # not migrated yet: the first turn trains it
+    except (SQLAlchemyError, OSError):  # not migrated or not reachable: first use trains it
         return
 
 

@@ -459,12 +459,12 @@ def bot_eval(
     for folder in (data, tests):
         if not folder.is_dir():
             raise fail(f"{folder}: no such folder")
-    from relaydesk.bot.embeddings import BACKENDS, EmbeddingsUnavailable, available
+    from relaydesk.bot.embeddings import BACKENDS, available
 
     if backend not in BACKENDS:
         raise fail(f"--backend: unknown {backend!r} (use {', '.join(BACKENDS)})")
     if backend == "ensemble" and not available():
-        raise fail(str(EmbeddingsUnavailable("install the extra: uv sync --extra embeddings")))
+        raise fail("--backend ensemble needs the embeddings extra: uv sync --extra embeddings")
     report = run_all(data, tests, backend=backend).as_dict()
     if as_json:
         sys.stdout.write(json.dumps(report, indent=1) + "\n")
