@@ -83,6 +83,18 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _start_bot_model(hub: Hub) -> None:
+    """The workspace's bot model starts training at launch (best effort: else on first use)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from relaydesk.bot.listeners import start_training
+
+    try:
+        await start_training(hub)
+    except (SQLAlchemyError, OSError):  # not migrated or not reachable: first use trains it
+        return
+
+
 def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> FastAPI:
     settings = settings or (hub.settings if hub else get_settings())
     load_listeners()
@@ -92,6 +104,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         owned = hub is None
         running = hub or Hub.from_settings(settings)
         app.state.hub = running
+        await _start_bot_model(running)
         worker = Worker(running) if settings.run_worker else None
         receivers = Receivers(running) if settings.run_worker else None
         if worker is not None and receivers is not None:

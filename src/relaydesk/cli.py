@@ -447,6 +447,9 @@ def bot_eval(
         Path, typer.Option(help="Folder with the held-out sets (tests/bot/data)")
     ] = Path("tests/bot/data"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON")] = False,
+    backend: Annotated[
+        str, typer.Option(help="Banking77 intent backend: tfidf, or ensemble (embeddings extra)")
+    ] = "tfidf",
 ) -> None:
     """Measure the bot's quality bars with the product's own pipeline."""
     import json
@@ -456,7 +459,13 @@ def bot_eval(
     for folder in (data, tests):
         if not folder.is_dir():
             raise fail(f"{folder}: no such folder")
-    report = run_all(data, tests).as_dict()
+    from relaydesk.bot.embeddings import BACKENDS, available
+
+    if backend not in BACKENDS:
+        raise fail(f"--backend: unknown {backend!r} (use {', '.join(BACKENDS)})")
+    if backend == "ensemble" and not available():
+        raise fail("--backend ensemble needs the embeddings extra: uv sync --extra embeddings")
+    report = run_all(data, tests, backend=backend).as_dict()
     if as_json:
         sys.stdout.write(json.dumps(report, indent=1) + "\n")
     else:

@@ -12,6 +12,7 @@ import signal
 import uvicorn
 
 from relaydesk.app import create_app
+from relaydesk.bot.listeners import start_training
 from relaydesk.bot.runtime import DEFAULT_MODELS
 from relaydesk.channels.receivers import Receivers
 from relaydesk.hub import Hub
@@ -47,6 +48,7 @@ def run_worker_process(settings: Settings) -> None:
     async def main() -> None:
         hub = Hub.from_settings(settings)
         DEFAULT_MODELS.start()
+        await start_training(hub)  # the workspace's own intents, if it has any
         worker = Worker(hub)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -20,21 +20,24 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
-from relaydesk.bot.actions import Recorded, TurnRecord, load_state, record_turn
+from relaydesk.bot.actions import Recorded, TurnRecord, load_state, merge_dialogues, record_turn
 from relaydesk.bot.dialogue import ChannelTraits, DialogueKit, DialogueState, DialogueTexts
 from relaydesk.bot.dialogue.pipeline import take_turn
 from relaydesk.bot.kb import KnowledgeBase
 from relaydesk.bot.nlu import NluModel
-from relaydesk.bot.pack import Pack, load_pack
-from relaydesk.bot.runtime import DEFAULT_MODELS
+from relaydesk.bot.pack import Pack
+from relaydesk.bot.queries import intents_definition, intents_version
+from relaydesk.bot.runtime import DEFAULT_MODELS, Trained
+from relaydesk.bot.schemas import default_pack
 from relaydesk.bus import RetryLater, StoredEvent, on
 from relaydesk.channels.models import Channel
 from relaydesk.channels.registry import UnknownChannelKind, adapter_class
 from relaydesk.customers.models import Customer, Identity
 from relaydesk.hub import Hub
-from relaydesk.journeys.events import MessageReceived, OwnerChanged
+from relaydesk.journeys.events import JourneysCombined, MessageReceived, OwnerChanged
 from relaydesk.journeys.models import Journey, Message
 from relaydesk.journeys.states import ACTIVE_JOURNEY_STATUSES, JourneyOwner
+from relaydesk.workspace.events import WorkspaceApplied
 
 HUMAN_META_KEYS = ("requests_human", "human_request", "human_requested")
 """Set by channel controls: the widget's button, a Messenger postback, a Telegram command,
@@ -44,14 +47,18 @@ PREVIOUS_MESSAGES = 5
 PROFILE_FACTS = {"email": "email", "phone": "phone"}
 """Identity kinds that answer a fact the bot would otherwise ask for."""
 STALE_RETRIES = 3
+VERSION_CACHE_KEY = ("bot", "intents_version")
+"""Key in ``hub.config_cache``: a process sees changed intents within its TTL (1 s)."""
 
 
 class BotRuntime:
     """The bot's static parts for one hub: model, pack, texts, loaded once and off the loop.
 
-    Until workspaces define their own intents every hub runs the default pack, so the
-    trained model and the pack are shared by the process (``DEFAULT_MODELS``): a second
-    hub (tests, several workspaces later) does not train again.
+    Without a ``model`` handed in, the model is the workspace's: the default pack's while the
+    workspace declares no intents, else the one trained on its ``bot:`` section. The stored
+    version is re-read at most once a second (one primary-key read, ``hub.config_cache``); a new
+    version trains in the background while the previous model keeps answering. Models are
+    shared by the process (``DEFAULT_MODELS``): a second hub does not train again.
     """
 
     def __init__(
@@ -61,31 +68,58 @@ class BotRuntime:
         pack: Pack | None = None,
         texts: DialogueTexts | None = None,
     ) -> None:
-        self._model = model
-        self._pack = pack
+        self._fixed = Trained("fixed", model, pack or _default_pack()) if model else None
         self._texts = texts
-        self._pack_kb: KnowledgeBase | None = None
+        self._last: Trained | None = None
+        self._pack_kbs: dict[int, KnowledgeBase] = {}
 
-    async def model(self) -> NluModel:
-        if self._model is None:
-            self._model = await DEFAULT_MODELS.current()
-        return self._model
+    async def trained(self, hub: Hub) -> Trained:
+        """The model and pack to answer with now (waits only when nothing was ready yet)."""
+        if self._fixed is not None:
+            return self._fixed
+        version = await hub.config_cache.get(VERSION_CACHE_KEY, partial(_read_version, hub))
+        if version is None:
+            future = DEFAULT_MODELS.start()
+        else:
+            known = DEFAULT_MODELS.known(version)
+            if known is None:
+                async with hub.db.read() as session:
+                    stored = await intents_definition(session)
+                if stored is None:  # removed since the version was read
+                    hub.config_cache.clear()
+                    return await self.trained(hub)
+                known = DEFAULT_MODELS.start(stored[1], stored[0])
+            future = known
+        if not future.done() and self._last is not None:
+            return self._last  # keep answering while the new version trains
+        self._last = await asyncio.wrap_future(future)
+        return self._last
 
-    async def kit(self, hub: Hub) -> DialogueKit:
-        if self._pack is None:
-            self._pack = await asyncio.to_thread(_default_pack)
+    async def model(self, hub: Hub) -> NluModel:
+        return (await self.trained(hub)).model
+
+    async def kit(self, hub: Hub, pack: Pack | None = None) -> DialogueKit:
+        if pack is None:
+            pack = (await self.trained(hub)).pack
         if self._texts is None:
             self._texts = await asyncio.to_thread(DialogueTexts.load)
-        if self._pack_kb is None:
-            self._pack_kb = await asyncio.to_thread(_pack_kb, self._pack)
+        pack_kb = self._pack_kbs.get(id(pack))
+        if pack_kb is None:
+            pack_kb = await asyncio.to_thread(_pack_kb, pack)
+            self._pack_kbs = {id(pack): pack_kb}  # one pack at a time
         base = hub.settings.public_url or ""
-        kb = await knowledge_base(hub, self._pack_kb)
-        return DialogueKit(self._pack, kb, self._texts, base)
+        kb = await knowledge_base(hub, pack_kb)
+        return DialogueKit(pack, kb, self._texts, base)
+
+
+async def _read_version(hub: Hub) -> str | None:
+    async with hub.db.read() as session:
+        return await intents_version(session)
 
 
 @lru_cache(maxsize=1)
 def _default_pack() -> Pack:
-    return load_pack()
+    return default_pack()
 
 
 @lru_cache(maxsize=1)
@@ -236,8 +270,9 @@ def _traits(kind: str) -> ChannelTraits:
 
 async def _decide_and_record(hub: Hub, runtime: BotRuntime, snap: Snapshot) -> TurnRecord:
     """Understand, decide (pure) and record one turn from ``snap``."""
-    model = await runtime.model()
-    kit = await runtime.kit(hub)
+    trained = await runtime.trained(hub)
+    model = trained.model
+    kit = await runtime.kit(hub, trained.pack)
     traits = _traits(snap.channel.kind)
     analysis, turn = take_turn(
         model,
@@ -314,3 +349,29 @@ async def take_over(hub: Hub, event: StoredEvent) -> None:
     )
     if latest is not None:
         await answer(hub, event.journey_id, latest.id)
+
+
+@on(WorkspaceApplied)
+async def train_workspace_intents(hub: Hub, event: StoredEvent) -> None:
+    """New intents were applied: start training them now, not on the next customer's turn."""
+    if any(c.get("kind") == "bot" for c in event.payload.get("changes", [])):
+        await start_training(hub)
+
+
+async def start_training(hub: Hub) -> None:
+    """Start training the workspace's model in the background (at launch, after a change)."""
+    async with hub.db.read() as session:
+        stored = await intents_definition(session)
+    if stored is not None:
+        DEFAULT_MODELS.start(stored[1], stored[0])
+
+
+@on(JourneysCombined)
+async def combine_dialogues(hub: Hub, event: StoredEvent) -> None:
+    """Two journeys became one: the bot keeps one memory of both (facts asked, articles
+    offered, the open question of the latest conversation)."""
+    if event.journey_id is None:
+        return
+    combined = uuid.UUID(str(event.payload["combined_journey_id"]))
+    keeper = event.journey_id
+    await hub.db.transaction(lambda session: merge_dialogues(session, keeper, combined))

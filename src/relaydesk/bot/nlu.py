@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relaydesk.bot.classifier import TextClassifier
+from relaydesk.bot.embeddings import EnsembleClassifier, make_classifier
 from relaydesk.bot.entities import extract_entities
 from relaydesk.bot.human_request import detect as detect_human_request
 from relaydesk.bot.language import SUPPORTED, detect_language
@@ -67,7 +68,7 @@ class NluModel:
 
     def __init__(
         self,
-        classifier: TextClassifier,
+        classifier: TextClassifier | EnsembleClassifier,
         language_model: TextClassifier | None,
         intents: Sequence[str],
         languages: Sequence[str],
@@ -87,11 +88,14 @@ class NluModel:
         out_of_scope_examples: Mapping[str, Sequence[str]] | None = None,
         out_of_scope_threshold: float = 0.5,
         c: float = 1.0,
+        backend: str = "tfidf",
     ) -> NluModel:
         """Train from `{intent: {language: [examples]}}`; personal data is redacted first.
 
         `out_of_scope_examples` (`{language: [texts]}`) teach the model what is not a
         customer-service request; anything scoring under the threshold is out of scope too.
+        ``backend``: ``tfidf`` (default) or ``ensemble`` (TF-IDF + sentence embeddings, needs
+        the ``embeddings`` extra).
         """
         texts, intents, langs = _flatten(examples)
         if not texts:
@@ -102,7 +106,7 @@ class NluModel:
                 texts.append(text)
                 labels.append(OUT_OF_SCOPE)
                 langs.append(lang)
-        classifier = TextClassifier(c=c).fit(texts, labels)
+        classifier = make_classifier(backend, c=c).fit(texts, labels)
         known = sorted(set(langs) & set(SUPPORTED))
         language_model = None
         if len(known) >= 2:

@@ -7,13 +7,9 @@ re-decided later without parsing again.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from dataclasses import dataclass
 from typing import Any
 
-from relaydesk.bot.nlu import NluModel
-from relaydesk.bot.pack import Pack, load_pack
 from relaydesk.hub import Hub
 
 HUMAN_META_KEYS = ("requests_human", "human_request", "human_requested")
@@ -56,18 +52,6 @@ def requests_human(meta: dict[str, Any] | None) -> bool:
     return any(bool((meta or {}).get(key)) for key in HUMAN_META_KEYS)
 
 
-@functools.cache
-def _default_pack() -> Pack:
-    return load_pack()
-
-
-async def _model(hub: Hub) -> NluModel:
-    """The hub's bot model (shared with the bot, trained on first use)."""
-    from relaydesk.bot.listeners import runtime_for  # the bot owns the model's lifecycle
-
-    return await runtime_for(hub).model()  # handed in by use_runtime, or the process's default
-
-
 async def understand(
     hub: Hub,
     text: str,
@@ -79,8 +63,10 @@ async def understand(
     """Intent (with the pack's signals), language, sentiment and an explicit human request.
 
     Uses the bot's trained model for this hub (one per process, shared with the bot)."""
-    model = await _model(hub)
-    pack = await asyncio.to_thread(_default_pack)
+    from relaydesk.bot.listeners import runtime_for  # the bot owns the model's lifecycle
+
+    trained = await runtime_for(hub).trained(hub)  # the workspace's model and its pack
+    model, pack = trained.model, trained.pack
     parsed = model.parse(text, language=language, previous=previous)
     spec = pack.intents.get(parsed.intent) if parsed.intent else None
     return Understood(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
 from relaydesk.agents.models import Agent, Team, agent_teams
+from relaydesk.bot.actions import apply_bot
 from relaydesk.bus import publish
 from relaydesk.channels.models import Channel
 from relaydesk.db import new_id
@@ -196,6 +197,7 @@ async def apply_workspace(
     report.changes.extend(await apply_routing(session, spec.routing, actor=actor))
     report.changes.extend(await apply_sla(session, spec.sla, actor=actor))
     report.changes.extend(await apply_outreach(session, spec.outreach, actor=actor))
+    report.changes.extend(await apply_bot(session, loaded, actor=actor))
 
     if report.changed:
         await publish(

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from relaydesk.bot.schemas import BotSpec
 from relaydesk.channels.registry import adapter_class
 from relaydesk.kb.schemas import KnowledgeBaseSpec
 from relaydesk.outreach.config import OutreachConfig
@@ -136,6 +137,7 @@ class WorkspaceSpec(_Strict):
     routing: RoutingConfig | None = None
     sla: SlaConfig | None = None
     outreach: OutreachConfig | None = None
+    bot: BotSpec | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> WorkspaceSpec:

@@ -133,6 +133,34 @@ class DialogueState:
         )  # fmt: skip
 
 
+def _stamp(state: DialogueState) -> float:
+    return state.updated_at.timestamp() if state.updated_at else float("-inf")
+
+
+def merge_states(a: DialogueState, b: DialogueState, limit: int = 200) -> DialogueState:
+    """One state for two journeys folded into one (after a customer merge).
+
+    The more recently updated state is the live conversation: its open topic and question
+    carry on. What was said on either side is kept: articles offered (none is offered twice),
+    facts asked, the transcript (oldest first, the last ``limit`` ids). ``turns`` adds up,
+    so a turn decided from either old state is seen as stale and decided again.
+    """
+    older, newer = sorted((a, b), key=_stamp)
+
+    def union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*first, *second)))
+
+    return replace(
+        newer,
+        language=newer.language or older.language,
+        asked=(*older.asked, *newer.asked),
+        offered=union(older.offered, newer.offered),
+        alternatives=tuple(s for s in newer.alternatives if s not in older.offered),
+        turns=older.turns + newer.turns,
+        transcript=union(older.transcript, newer.transcript)[-limit:],
+    )
+
+
 @dataclass(frozen=True)
 class BotReply:
     text: str
