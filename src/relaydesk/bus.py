@@ -113,6 +113,7 @@ _LISTENER_MODULES = (
     "relaydesk.channels.webchat.listeners",
     "relaydesk.bot.listeners",
     "relaydesk.routing.listeners",
+    "relaydesk.console.floor_listeners",
 )
 _loaded = False
 

@@ -14,3 +14,7 @@ from relaydesk.journeys import replies_api
 router = APIRouter(prefix="/api/v1")
 for module in (journeys_api, replies_api, customers_api, channels_api, events, outbox, bot_api):
     router.include_router(module.router)
+
+from relaydesk.audit import api as audit_api  # noqa: E402  (issue 6: the audit log)
+
+router.include_router(audit_api.router)
