@@ -22,6 +22,8 @@ from relaydesk.routing.models import AgentLoad, QueueEntryRow
 from relaydesk.routing.queries import load_context, queue_view
 
 SORTS = ("position", "value", "sla", "waiting")
+SHOWN = 100
+"""Waiting journeys listed (in the chosen order); the counts cover all of them."""
 SLA_RANK = {"breached": 0, "at risk": 1, "on track": 2, None: 3}
 
 
@@ -76,10 +78,9 @@ class Floor:
     agents: list[AgentLine]
     online: int
     teams: list[str]
-
-    @property
-    def at_risk(self) -> int:
-        return sum(1 for w in self.waiting if w.sla_risk in ("breached", "at risk"))
+    total: int
+    """All waiting journeys (``waiting`` holds the first ``SHOWN``)."""
+    at_risk: int
 
 
 def _sorted(rows: list[Waiting], sort: str) -> list[Waiting]:
@@ -177,7 +178,9 @@ async def floor(session: AsyncSession, now: datetime, *, sort: str = "position")
         )
     return Floor(
         currency=queue.currency,
-        waiting=_sorted(waiting, sort if sort in SORTS else "position"),
+        waiting=_sorted(waiting, sort if sort in SORTS else "position")[:SHOWN],
+        total=len(waiting),
+        at_risk=sum(1 for w in waiting if w.sla_risk in ("breached", "at risk")),
         agents=agents,
         online=queue.online_agents,
         teams=list((await session.scalars(select(Team.name).order_by(Team.name))).all()),
