@@ -115,6 +115,7 @@ _LISTENER_MODULES = (
     "relaydesk.routing.listeners",
     "relaydesk.sla.listeners",
     "relaydesk.outreach.listeners",
+    "relaydesk.console.floor_listeners",
 )
 _loaded = False
 

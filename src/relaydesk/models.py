@@ -1,6 +1,7 @@
 """Import every table so metadata (and Alembic) sees the whole schema."""
 
 from relaydesk.agents.models import Agent, ApiToken, Team, agent_teams
+from relaydesk.audit.models import AuditEntry
 from relaydesk.bot.models import BotDialogue
 from relaydesk.bus import Event, OutboxEntry
 from relaydesk.channels.models import Channel
@@ -29,6 +30,7 @@ __all__ = [
     "AgentLoad",
     "ApiToken",
     "Assignment",
+    "AuditEntry",
     "BotDialogue",
     "Channel",
     "Consent",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from relaydesk.api import events, outbox
+from relaydesk.audit import api as audit_api
 from relaydesk.bot import api as bot_api
 from relaydesk.channels import api as channels_api
 from relaydesk.customers import api as customers_api
@@ -13,6 +14,15 @@ from relaydesk.journeys import replies_api
 from relaydesk.outreach import api as outreach_api
 
 router = APIRouter(prefix="/api/v1")
-for module in (journeys_api, replies_api, customers_api, channels_api, events, outbox, bot_api):
+for module in (
+    journeys_api,
+    replies_api,
+    customers_api,
+    channels_api,
+    events,
+    outbox,
+    bot_api,
+    outreach_api,
+    audit_api,
+):
     router.include_router(module.router)
-router.include_router(outreach_api.router)

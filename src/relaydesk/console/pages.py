@@ -15,12 +15,14 @@ from relaydesk import clock
 from relaydesk.console import auth
 from relaydesk.console import next_update as _next_update  # noqa: F401  (its route)
 from relaydesk.console.actions import revoke_session
+from relaydesk.console.admin.pages import router as admin_router
 from relaydesk.console.auth import UserDep
 from relaydesk.console.composer import router as composer_router
 from relaydesk.console.live import router as live_router
 from relaydesk.console.offers import router as offers_router
 from relaydesk.console.queries import InboxFilters, channel_names, inbox
 from relaydesk.console.rendering import ASSETS, STATIC, assets_version, render
+from relaydesk.console.supervisor import router as supervisor_router
 from relaydesk.console.workload import PRESENCES, desk, offers_for
 from relaydesk.hub import Hub
 
@@ -29,6 +31,8 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 router.include_router(composer_router)
 router.include_router(live_router)
 router.include_router(offers_router)
+router.include_router(supervisor_router)
+router.include_router(admin_router)
 
 
 CLOSED_OFFER = {

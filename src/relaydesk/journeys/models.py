@@ -14,7 +14,12 @@ from relaydesk.db import Base, new_id
 
 class Journey(Base):
     __tablename__ = "journeys"
-    __table_args__ = (Index("ix_journeys_customer_status", "customer_id", "status"),)
+    __table_args__ = (
+        Index("ix_journeys_customer_status", "customer_id", "status"),
+        # The console's inbox lists journeys by latest activity (migration 0013).
+        Index("ix_journeys_last_activity", "last_activity_at"),
+        Index("ix_journeys_owner_activity", "owner_type", "owner_agent_id", "last_activity_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))

@@ -48,12 +48,13 @@ async function refresh() {
   }
   swap(fresh, "desk-load");
   if (kind === "journey") swap(fresh, "timeline-region");
+  if (kind === "supervisor") swap(fresh, "floor-region");
 }
 
 function relevant(event) {
   if (event.type === "resync") return true;
   if (!event.type || event.type === "hello") return false;
-  return kind === "inbox" || event.journey_id === journeyId;
+  return kind === "inbox" || kind === "supervisor" || event.journey_id === journeyId;
 }
 
 let delay = 500;

@@ -1,0 +1,1 @@
+"""Admin pages: channels, agents and teams, skills, routing, knowledge base, intents, audit."""

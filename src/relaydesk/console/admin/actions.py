@@ -1,0 +1,286 @@
+"""The admin pages' writes: each change and its audit entry in one transaction.
+
+Validation happens before (the workspace file's specs); these only compare, write and
+record. Applying the workspace file later sets what the file declares again (it is
+declarative), so a console edit to something the file also declares lasts until the next
+``relaydesk apply``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaydesk import clock
+from relaydesk.agents.models import Agent, Team, agent_teams
+from relaydesk.audit.actions import record
+from relaydesk.channels.models import Channel
+from relaydesk.db import new_id
+from relaydesk.kb.actions import create_article, replace_article
+from relaydesk.kb.models import KbArticle
+from relaydesk.kb.schemas import ArticleIn
+from relaydesk.routing.actions.settings import apply_routing, stored_form
+from relaydesk.routing.queries import CONFIG_KEY
+from relaydesk.routing.schemas import RoutingConfig
+from relaydesk.workspace.models import WorkspaceSetting
+from relaydesk.workspace.schemas import AgentSpec, ChannelSpec, TeamSpec
+
+
+@dataclass(frozen=True)
+class Who:
+    actor: str
+    name: str
+
+
+class Refused(ValueError):
+    """An edit the specs allow but the workspace's state does not; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(LookupError):
+    pass
+
+
+def _channel_values(row: Channel) -> dict[str, Any]:
+    return {
+        "display_name": row.display_name,
+        "enabled": row.enabled,
+        "settings": dict(row.settings),
+    }
+
+
+async def update_channel(session: AsyncSession, spec: ChannelSpec, who: Who) -> bool:
+    row = await session.scalar(select(Channel).where(Channel.name == spec.name).with_for_update())
+    if row is None:
+        raise NotFound(spec.name)
+    if row.kind != spec.kind:
+        raise Refused("kind", "a channel's kind cannot change")
+    before = _channel_values(row)
+    after = {"display_name": spec.display_name, "enabled": spec.enabled, "settings": spec.settings}
+    if before == after:
+        return False
+    row.display_name, row.enabled, row.settings = spec.display_name, spec.enabled, spec.settings
+    row.updated_at = clock.now()
+    await record(
+        session,
+        actor=who.actor,
+        actor_name=who.name,
+        action="channel.updated",
+        target_kind="channel",
+        target=spec.name,
+        before=before,
+        after=after,
+    )
+    return True
+
+
+async def _team_names(session: AsyncSession, agent_id: uuid.UUID) -> list[str]:
+    return sorted(
+        (
+            await session.scalars(
+                select(Team.name)
+                .join(agent_teams, agent_teams.c.team_id == Team.id)
+                .where(agent_teams.c.agent_id == agent_id)
+            )
+        ).all()
+    )
+
+
+def _agent_values(row: Agent, teams: list[str]) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "role": row.role,
+        "teams": teams,
+        "languages": list(row.languages or []),
+        "skills": dict(row.skills or {}),
+        "capacity": dict(row.capacity or {}),
+        "active": row.active,
+    }
+
+
+async def update_agent(
+    session: AsyncSession, agent_id: uuid.UUID, spec: AgentSpec, who: Who
+) -> bool:
+    row = await session.scalar(select(Agent).where(Agent.id == agent_id).with_for_update())
+    if row is None:
+        raise NotFound(str(agent_id))
+    if spec.email != row.email:
+        raise Refused("email", "an agent's email cannot change here")
+    teams = {t.name: t.id for t in (await session.scalars(select(Team))).all()}
+    for name in spec.teams:
+        if name not in teams:
+            raise Refused("teams", f"no team named {name!r}")
+    if row.role == "admin" and row.active and (spec.role != "admin" or not spec.active):
+        others = await session.scalar(
+            select(func.count(Agent.id)).where(
+                Agent.role == "admin", Agent.active.is_(True), Agent.id != agent_id
+            )
+        )
+        if not others:
+            raise Refused("role", "this is the last active admin; make another admin first")
+    before = _agent_values(row, await _team_names(session, agent_id))
+    wanted = sorted(set(spec.teams))
+    after = {
+        "name": spec.name,
+        "role": spec.role,
+        "teams": wanted,
+        "languages": spec.languages,
+        "skills": spec.skills,
+        "capacity": spec.capacity,
+        "active": spec.active,
+    }
+    if before == after:
+        return False
+    row.name, row.role, row.languages = spec.name, spec.role, spec.languages
+    row.skills, row.capacity, row.active = spec.skills, spec.capacity, spec.active
+    row.updated_at = clock.now()
+    if before["teams"] != wanted:
+        await session.execute(delete(agent_teams).where(agent_teams.c.agent_id == agent_id))
+        if wanted:
+            await session.execute(
+                insert(agent_teams),
+                [{"agent_id": agent_id, "team_id": teams[n]} for n in wanted],
+            )
+    await record(
+        session,
+        actor=who.actor,
+        actor_name=who.name,
+        action="agent.updated",
+        target_kind="agent",
+        target=row.email,
+        before=before,
+        after=after,
+    )
+    return True
+
+
+async def save_team(session: AsyncSession, spec: TeamSpec, who: Who, *, create: bool) -> bool:
+    row = await session.scalar(select(Team).where(Team.name == spec.name).with_for_update())
+    now = clock.now()
+    if create:
+        if row is not None:
+            raise Refused("name", f"a team named {spec.name!r} exists")
+        session.add(
+            Team(
+                id=new_id(),
+                name=spec.name,
+                description=spec.description,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+        await record(
+            session,
+            actor=who.actor,
+            actor_name=who.name,
+            action="team.created",
+            target_kind="team",
+            target=spec.name,
+            before={},
+            after={"description": spec.description},
+        )
+        return True
+    if row is None:
+        raise NotFound(spec.name)
+    if row.description == spec.description:
+        return False
+    before = {"description": row.description}
+    row.description, row.updated_at = spec.description, now
+    await record(
+        session,
+        actor=who.actor,
+        actor_name=who.name,
+        action="team.updated",
+        target_kind="team",
+        target=spec.name,
+        before=before,
+        after={"description": spec.description},
+    )
+    return True
+
+
+async def update_routing(session: AsyncSession, config: RoutingConfig, who: Who) -> bool:
+    stored = await session.get(WorkspaceSetting, CONFIG_KEY)
+    before = dict(stored.value.get("value", {})) if stored is not None else {}
+    changes = await apply_routing(session, config, actor=who.actor)
+    if all(change.action == "unchanged" for change in changes):
+        return False
+    await record(
+        session,
+        actor=who.actor,
+        actor_name=who.name,
+        action="routing.updated",
+        target_kind="routing",
+        target="settings",
+        before=before,
+        after=stored_form(config),
+    )
+    return True
+
+
+def _article_values(data: ArticleIn) -> dict[str, Any]:
+    return {
+        "slug": data.slug,
+        "status": data.status,
+        "tags": list(data.tags),
+        "variants": {
+            lang: {"title": v.title, "body": v.body, "questions": list(v.questions)}
+            for lang, v in sorted(data.variants.items())
+        },
+    }
+
+
+def _stored_article(row: KbArticle) -> dict[str, Any]:
+    return {
+        "slug": row.slug,
+        "status": row.status,
+        "tags": list(row.tags),
+        "variants": {
+            v.language: {"title": v.title, "body": v.body, "questions": list(v.questions)}
+            for v in sorted(row.variants, key=lambda v: v.language)
+        },
+    }
+
+
+async def save_article(
+    session: AsyncSession, article_id: uuid.UUID | None, data: ArticleIn, who: Who
+) -> uuid.UUID:
+    """Create (``article_id`` None) or replace an article through the kb actions."""
+    if article_id is None:
+        created = await create_article(session, data, actor=who.actor)
+        await record(
+            session,
+            actor=who.actor,
+            actor_name=who.name,
+            action="kb_article.created",
+            target_kind="kb_article",
+            target=data.slug,
+            before={},
+            after=_article_values(data),
+        )
+        return created
+    row = await session.get(KbArticle, article_id)
+    if row is None:
+        raise NotFound(str(article_id))
+    before = _stored_article(row)
+    changed = await replace_article(session, article_id, data, actor=who.actor)
+    if changed:
+        await record(
+            session,
+            actor=who.actor,
+            actor_name=who.name,
+            action="kb_article.updated",
+            target_kind="kb_article",
+            target=data.slug,
+            before=before,
+            after=_article_values(data),
+        )
+    return article_id

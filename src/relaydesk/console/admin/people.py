@@ -1,0 +1,229 @@
+"""Admin pages for agents (role, teams, languages, skills, capacity, active), teams and the
+skills matrix. Validation is ``AgentSpec``/``TeamSpec`` from the workspace file."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from relaydesk.agents.models import Agent, Team, agent_teams
+from relaydesk.console.access import may_edit
+from relaydesk.console.admin.actions import NotFound, Refused, save_team, update_agent
+from relaydesk.console.admin.common import can_read, edit_form, hub_of, who
+from relaydesk.console.admin.forms import Errors, errors_of, levels, words
+from relaydesk.console.auth import ConsoleUser, UserDep
+from relaydesk.console.rendering import render
+from relaydesk.workspace.schemas import CHANNEL_CLASSES, AgentSpec, TeamSpec
+
+router = APIRouter()
+ROLES = ("agent", "supervisor", "admin")
+
+
+async def _teams_by_agent(request: Request) -> dict[uuid.UUID, list[str]]:
+    found: dict[uuid.UUID, list[str]] = {}
+    async with hub_of(request).db.read() as session:
+        for agent_id, name in await session.execute(
+            select(agent_teams.c.agent_id, Team.name)
+            .join(Team, Team.id == agent_teams.c.team_id)
+            .order_by(Team.name)
+        ):
+            found.setdefault(agent_id, []).append(name)
+    return found
+
+
+@router.get("/agents")
+async def agents_page(request: Request, user: UserDep) -> Response:
+    if (denied := can_read(user)) is not None:
+        return denied
+    async with hub_of(request).db.read() as session:
+        agents = (await session.scalars(select(Agent).order_by(Agent.name, Agent.id))).all()
+    return render(
+        "admin/agents.html",
+        user=user,
+        editable=may_edit(user),
+        agents=agents,
+        teams=await _teams_by_agent(request),
+    )
+
+
+async def _agent(request: Request, raw: str) -> tuple[Agent, list[str], list[str]] | None:
+    try:
+        agent_id = uuid.UUID(raw)
+    except ValueError:
+        return None
+    async with hub_of(request).db.read() as session:
+        agent = await session.get(Agent, agent_id)
+        names = list((await session.scalars(select(Team.name).order_by(Team.name))).all())
+    if agent is None:
+        return None
+    return agent, (await _teams_by_agent(request)).get(agent.id, []), names
+
+
+def _agent_page(
+    user: ConsoleUser,
+    agent: Agent,
+    all_teams: list[str],
+    form: dict[str, Any],
+    errors: Errors,
+    saved: str | None,
+) -> Response:
+    return render(
+        "admin/agent.html",
+        422 if errors else 200,
+        user=user,
+        editable=may_edit(user),
+        agent=agent,
+        all_teams=all_teams,
+        roles=ROLES,
+        classes=CHANNEL_CLASSES,
+        form=form,
+        errors=errors,
+        saved=saved,
+    )
+
+
+@router.get("/agents/{agent_id}")
+async def agent_page(agent_id: str, request: Request, user: UserDep, saved: str = "") -> Response:
+    if (denied := can_read(user)) is not None:
+        return denied
+    found = await _agent(request, agent_id)
+    if found is None:
+        return render("admin/missing.html", 404, user=user, what="such agent")
+    agent, teams, all_teams = found
+    form = {
+        "name": agent.name,
+        "role": agent.role,
+        "teams": teams,
+        "languages": ", ".join(agent.languages or []),
+        "skills": ", ".join(f"{k}={v}" for k, v in sorted((agent.skills or {}).items())),
+        "capacity": {c: str((agent.capacity or {}).get(c, "")) for c in CHANNEL_CLASSES},
+        "active": agent.active,
+    }
+    return _agent_page(user, agent, all_teams, form, {}, "Agent saved." if saved else None)
+
+
+def _capacity(form: dict[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for cls in CHANNEL_CLASSES:
+        raw = form.get(f"capacity_{cls}", "").strip()
+        if raw:
+            found[cls] = int(raw) if raw.lstrip("-").isdigit() else raw
+    return found
+
+
+@router.post("/agents/{agent_id}")
+async def agent_save(agent_id: str, request: Request, user: UserDep) -> Response:
+    posted = await edit_form(request, user)
+    if not isinstance(posted, dict):
+        return posted
+    found = await _agent(request, agent_id)
+    if found is None:
+        return render("admin/missing.html", 404, user=user, what="such agent")
+    agent, _, all_teams = found
+    body = await request.body()
+    chosen_teams = [
+        v for k, v in parse_qsl(body.decode("utf-8", "replace"), max_num_fields=200) if k == "teams"
+    ]
+    form: dict[str, Any] = {
+        "name": posted.get("name", ""),
+        "role": posted.get("role", ""),
+        "teams": chosen_teams,
+        "languages": posted.get("languages", ""),
+        "skills": posted.get("skills", ""),
+        "capacity": {c: posted.get(f"capacity_{c}", "") for c in CHANNEL_CLASSES},
+        "active": posted.get("active") == "on",
+    }
+    try:
+        spec = AgentSpec(
+            email=agent.email,
+            name=form["name"].strip(),
+            role=form["role"],
+            teams=chosen_teams,
+            languages=words(form["languages"]),
+            skills=levels(form["skills"]),
+            capacity=_capacity(posted),
+            active=form["active"],
+        )
+    except ValidationError as exc:
+        return _agent_page(user, agent, all_teams, form, errors_of(exc), None)
+    try:
+        await hub_of(request).db.transaction(lambda s: update_agent(s, agent.id, spec, who(user)))
+    except Refused as exc:
+        return _agent_page(user, agent, all_teams, form, {exc.field: str(exc)}, None)
+    except NotFound:
+        return render("admin/missing.html", 404, user=user, what="such agent")
+    hub_of(request).wake_worker()
+    return RedirectResponse(f"/console/admin/agents/{agent.id}?saved=1", status_code=303)
+
+
+async def _teams_page(
+    request: Request, user: ConsoleUser, form: dict[str, str], errors: Errors, saved: str | None
+) -> Response:
+    async with hub_of(request).db.read() as session:
+        teams = (await session.scalars(select(Team).order_by(Team.name))).all()
+    members = await _teams_by_agent(request)
+    counts: dict[str, int] = {}
+    for names in members.values():
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+    return render(
+        "admin/teams.html",
+        422 if errors else 200,
+        user=user,
+        editable=may_edit(user),
+        teams=teams,
+        counts=counts,
+        form=form,
+        errors=errors,
+        saved=saved,
+    )
+
+
+@router.get("/teams")
+async def teams_page(request: Request, user: UserDep, saved: str = "") -> Response:
+    if (denied := can_read(user)) is not None:
+        return denied
+    notice = {"created": "Team created.", "updated": "Team saved."}.get(saved)
+    return await _teams_page(request, user, {"name": "", "description": ""}, {}, notice)
+
+
+@router.post("/teams")
+async def team_save(request: Request, user: UserDep) -> Response:
+    """Create a team (``mode=create``) or change a team's description (``mode=update``)."""
+    posted = await edit_form(request, user)
+    if not isinstance(posted, dict):
+        return posted
+    create = posted.get("mode") != "update"
+    form = {"name": posted.get("name", "").strip(), "description": posted.get("description", "")}
+    try:
+        spec = TeamSpec(name=form["name"], description=form["description"].strip() or None)
+    except ValidationError as exc:
+        return await _teams_page(request, user, form, errors_of(exc), None)
+    try:
+        await hub_of(request).db.transaction(lambda s: save_team(s, spec, who(user), create=create))
+    except Refused as exc:
+        return await _teams_page(request, user, form, {exc.field: str(exc)}, None)
+    except NotFound:
+        return await _teams_page(request, user, form, {"name": "no such team"}, None)
+    saved = "created" if create else "updated"
+    return RedirectResponse(f"/console/admin/teams?saved={saved}", status_code=303)
+
+
+@router.get("/skills")
+async def skills_page(request: Request, user: UserDep) -> Response:
+    if (denied := can_read(user)) is not None:
+        return denied
+    async with hub_of(request).db.read() as session:
+        agents = (
+            await session.scalars(
+                select(Agent).where(Agent.active.is_(True)).order_by(Agent.name, Agent.id)
+            )
+        ).all()
+    skills = sorted({skill for a in agents for skill in (a.skills or {})})
+    return render("admin/skills.html", user=user, agents=agents, skills=skills)
