@@ -17,7 +17,7 @@ from relaydesk.channels.models import Channel
 from relaydesk.channels.registry import build_adapter
 from relaydesk.customers.identities import InvalidIdentity
 from relaydesk.hub import Hub
-from relaydesk.journeys.actions import JourneyNotFound, ingest_inbound, resolve_journey
+from relaydesk.journeys.actions import Inbound, JourneyNotFound, resolve_journey
 from relaydesk.journeys.queries import current_journey_id, journey_view
 from relaydesk.journeys.schemas import JourneyOut, MessageAccepted, MessageIn, ResolveIn
 from relaydesk.journeys.states import InvalidTransition
@@ -107,9 +107,9 @@ async def post_message(
         thread_key=body.thread or "",
         context=body.context or {},
     )
-    result = await hub.db.transaction(
-        lambda s: ingest_inbound(s, channel, inbound, journey_window=config.journey_window)
-    )
+    (result,) = (
+        await hub.ingest.submit([Inbound(channel, inbound)], journey_window=config.journey_window)
+    ).results
     if result.duplicate:
         response.status_code = 200
     else:
