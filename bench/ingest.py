@@ -11,6 +11,12 @@ Measured in one run, on the same machine, with the same load generator (bench/_l
    with p50/p99 latency, every status checked and the stored rows counted afterwards;
 4. p99 latency in an open-loop run at half of the sustained rate.
 
+The API process runs without the outbox worker (``relaydesk serve --no-worker``), as an
+installation under load does (docs/operations.md): the worker's listeners (bot, routing) cost
+far more per message than storing it, and on two cores they would share the server's core.
+After phase 4 a ``relaydesk worker`` process drains the outbox for a while and its rate is
+reported too. ``--in-process-worker`` measures the one-process setup instead.
+
 Targets: (3) ≥ 40% of the lower of (1) and (2); p99 ≤ 25 ms in (4). The script prints
 PASS/MISS per target and exits 0 either way: it is a measurement, not a test.
 
@@ -96,6 +102,8 @@ class Plan:
     warmup: int
     half_seconds: float
     drain_timeout: float
+    in_process_worker: bool = False
+    worker_seconds: float = 20.0
 
 
 @dataclass
@@ -412,6 +420,7 @@ class RelaydeskRun:
     counts: dict[str, int]
     expected_customers: int
     startup_seconds: float
+    worker_rate: float | None = None
 
 
 def measure_relaydesk(
@@ -444,6 +453,7 @@ def measure_relaydesk(
             HOST,
             "--port",
             str(port),
+            *(() if plan.in_process_worker else ("--no-worker",)),
         ],
         tmp / "relaydesk.log",
         server_cores,
@@ -458,7 +468,8 @@ def measure_relaydesk(
             closed_loop(HOST, port, warm, concurrency=plan.concurrency, expect=201, label="warm")
         )
         assert isinstance(warmed, LoadResult)
-        store.wait_drained(plan.drain_timeout)
+        if plan.in_process_worker:
+            store.wait_drained(plan.drain_timeout)
         with cpu_meter(proc.pid) as cpu:
             sustained = run(
                 closed_loop(
@@ -474,7 +485,9 @@ def measure_relaydesk(
         if sustained.ok == 0:
             raise RuntimeError(f"no message was accepted: {sustained.first_error}")
         pending_after = store.counts()["outbox_pending"]
-        drain_seconds, _ = store.wait_drained(plan.drain_timeout)
+        drain_seconds = 0.0
+        if plan.in_process_worker:
+            drain_seconds, _ = store.wait_drained(plan.drain_timeout)
         wait_quiet(threshold=0.10, timeout=QUIET_TIMEOUT)
 
         half_rate = max(1.0, sustained.rate / 2)
@@ -493,9 +506,15 @@ def measure_relaydesk(
                 )
             )
         assert isinstance(half, LoadResult)
-        _, pending_left = store.wait_drained(plan.drain_timeout)
+        pending_left = 0
+        if plan.in_process_worker:
+            _, pending_left = store.wait_drained(plan.drain_timeout)
     finally:
         stop_server(proc)
+    worker_rate = None
+    if not plan.in_process_worker:
+        worker_rate = drain_for(cli, database_url, store, plan.worker_seconds, server_cores)
+        pending_left = store.counts()["outbox_pending"]
     counts = store.counts()
     return RelaydeskRun(
         database="PostgreSQL" if database_url.startswith("postgres") else "SQLite",
@@ -509,7 +528,34 @@ def measure_relaydesk(
         counts=counts,
         expected_customers=plan.warmup + plan.conversations + n_half,
         startup_seconds=startup,
+        worker_rate=worker_rate,
     )
+
+
+def drain_for(
+    cli: list[str], database_url: str, store: Store, seconds: float, cores: set[int] | None
+) -> float:
+    """Run a ``relaydesk worker`` process for ``seconds``: outbox entries it finished per
+    second, counted from its first finished entry (start-up trains the bot's model)."""
+    proc = subprocess.Popen(
+        [*cli, "worker", "--database-url", database_url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=pinned_preexec(cores),  # type: ignore[arg-type]
+        cwd=BENCH_DIR.parent,
+    )
+    try:
+        before = store.counts()["outbox_pending"]
+        deadline = time.perf_counter() + 180
+        while store.counts()["outbox_pending"] == before and time.perf_counter() < deadline:
+            time.sleep(0.2)
+        first = store.counts()["outbox_pending"]
+        t0 = time.perf_counter()
+        time.sleep(seconds)
+        done = first - store.counts()["outbox_pending"]
+        return done / (time.perf_counter() - t0)
+    finally:
+        stop_server(proc)
 
 
 # --- PostgreSQL throwaway database -------------------------------------------------------------
@@ -658,6 +704,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--conversations", type=int, default=None)
     parser.add_argument("--per-conversation", type=int, default=1)
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and client")
+    parser.add_argument(
+        "--in-process-worker",
+        action="store_true",
+        help="run the outbox worker inside the API process (one-process setup) and drain "
+        "between phases",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp directory (logs, db)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument(
@@ -681,6 +733,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warmup=100 if quick else 300,
         half_seconds=5.0 if quick else 20.0,
         drain_timeout=300.0,
+        in_process_worker=args.in_process_worker,
     )
 
     cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
@@ -755,14 +808,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         rd = measure_relaydesk(plan, tmp, database_url, server_cores)
         for line in describe(rd.sustained):
             print(f"   {line}")
-        print(
-            f"   outbox: {rd.pending_after_sustained:,} entries pending when the run ended, "
-            f"drained by the in-process worker in {rd.drain_seconds:.1f} s"
-        )
+        if rd.worker_rate is None:
+            print(
+                f"   outbox: {rd.pending_after_sustained:,} entries pending when the run ended, "
+                f"drained by the in-process worker in {rd.drain_seconds:.1f} s"
+            )
+        else:
+            print(
+                f"   outbox: {rd.pending_after_sustained:,} entries pending when the run ended "
+                "(the API process runs no worker)"
+            )
         print()
         print("4. Relaydesk open loop at half the sustained rate (latency from the scheduled time)")
         for line in describe(rd.half):
             print(f"   {line}")
+        if rd.worker_rate is not None:
+            print(
+                f"   then a `relaydesk worker` process drained {rd.worker_rate:,.1f} outbox "
+                f"entries/s for {plan.worker_seconds:.0f} s (listeners: bot, routing, ...)"
+            )
         print()
 
         c = rd.counts
@@ -853,6 +917,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "half_p99_ms": p99_half * 1000,
                 "errors": rd.sent_total - rd.ok_total,
                 "rows_intact": intact,
+                "in_process_worker": plan.in_process_worker,
+                "worker_entries_per_s": rd.worker_rate,
                 "rate_target_met": rate_ok,
                 "p99_target_met": p99_ok,
             }

@@ -9,6 +9,7 @@ import httpx
 
 from relaydesk.cache import TTLCache
 from relaydesk.db import Database
+from relaydesk.ingest import IngestQueue
 from relaydesk.realtime import Broadcast, MemoryBroadcast, RedisBroadcast
 from relaydesk.settings import Settings
 
@@ -28,6 +29,12 @@ class Hub:
         )
     )
     """For provider APIs (only the worker calls providers, never a request handler)."""
+
+    ingest: IngestQueue = field(init=False, repr=False)
+    """Inbound messages that arrive together are stored in one transaction."""
+
+    def __post_init__(self) -> None:
+        self.ingest = IngestQueue(self.db)
 
     def wake_worker(self) -> None:
         self.work_available.set()

@@ -1,10 +1,11 @@
 """Concurrent posts of customer messages: stored once, one customer, one journey.
 
 The in-process tests post through the ASGI transport with ``asyncio.gather``: the requests
-interleave on one event loop, so on PostgreSQL up to the hub's pool (``db_pool_size`` 10 plus
-as many overflow connections) run their transactions at the same time and race on the unique
-keys and row locks; on SQLite the single writer connection queues them. The last test runs
-two real ``relaydesk serve`` processes against one PostgreSQL database.
+interleave on one event loop and the hub's ingest queue stores them in batches. The batches
+are kept small here (``BATCH``), so that a test holds many of them: on PostgreSQL several run
+their transactions at the same time and race on the unique keys and row locks, and inside
+each batch repeats and shared identities meet; on SQLite the single writer queues them. The
+last test runs two real ``relaydesk serve`` processes against one PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -35,9 +36,13 @@ EMAIL = "ada@example.com"
 PHONE = "+46701234567"
 
 
+BATCH = 4
+
+
 @pytest.fixture(autouse=True)
 async def workspace(hub: Hub) -> None:
     await apply_text(hub)
+    hub.ingest.MAX_MESSAGES = BATCH
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ TOKEN_CACHE_SECONDS = 5.0
 _bearer = HTTPBearer(auto_error=False, description="An API token from `relaydesk token create`")
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
+    """Async on purpose: FastAPI runs a plain ``def`` dependency on a worker thread."""
     hub: Hub = request.app.state.hub
     return hub
 
@@ -64,15 +65,8 @@ async def require_token(
     hub: HubDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    unauthorized = ApiError(
-        401,
-        "unauthorized",
-        "send an API token as 'Authorization: Bearer <token>' (create one with "
-        "`relaydesk token create NAME`)",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise unauthorized
+        raise _unauthorized()
     digest = hash_token(credentials.credentials)
     cache: TokenCache = request.app.state.token_cache
     principal = cache.get(digest)
@@ -87,10 +81,20 @@ async def require_token(
             )
         ).first()
     if row is None:
-        raise unauthorized
+        raise _unauthorized()
     principal = Principal("token", row[0], row[1])
     cache.put(digest, principal)
     return principal
+
+
+def _unauthorized() -> ApiError:
+    return ApiError(
+        401,
+        "unauthorized",
+        "send an API token as 'Authorization: Bearer <token>' (create one with "
+        "`relaydesk token create NAME`)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 PrincipalDep = Annotated[Principal, Depends(require_token)]

@@ -234,13 +234,18 @@ async def process_webhook(
     session: AsyncSession, channel: Channel, parsed: ParsedWebhook, *, journey_window: timedelta
 ) -> WebhookOutcome:
     """Everything one verified webhook says, in one transaction."""
-    from relaydesk.journeys.actions import ingest_inbound
+    from relaydesk.journeys.actions import Inbound, ingest_many
 
-    results: list[object] = []
-    for message in parsed.messages:
-        results.append(
-            await ingest_inbound(session, channel, message, journey_window=journey_window)
-        )
+    items = [Inbound(channel, message) for message in parsed.messages]
+    ingested = await ingest_many(session, items, journey_window=journey_window)
+    return await finish_webhook(session, channel, parsed, list(ingested))
+
+
+async def finish_webhook(
+    session: AsyncSession, channel: Channel, parsed: ParsedWebhook, results: list[object]
+) -> WebhookOutcome:
+    """What a webhook says besides its messages (``results``: theirs, already stored):
+    receipts, watermarks, consent, replies the channel asks for."""
     for delivery in parsed.deliveries:
         await apply_delivery_update(session, channel, delivery)
     for mark in parsed.watermarks:

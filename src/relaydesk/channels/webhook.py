@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from relaydesk.api.deps import HubDep
-from relaydesk.channels.actions import process_webhook, record_channel_error
+from relaydesk.channels.actions import WebhookOutcome, finish_webhook, record_channel_error
 from relaydesk.channels.base import (
     ChannelAdapter,
     ChannelMisconfigured,
@@ -25,6 +25,7 @@ from relaydesk.channels.base import (
 from relaydesk.channels.models import Channel
 from relaydesk.channels.registry import build_adapter
 from relaydesk.hub import Hub
+from relaydesk.journeys.actions import Inbound
 from relaydesk.journeys.api import channel_by_name, workspace_config
 
 log = logging.getLogger("relaydesk.webhooks")
@@ -111,8 +112,12 @@ async def receive_webhook(channel: str, request: Request, hub: HubDep) -> Respon
         log.warning("unreadable webhook on channel %s: %s", channel, type(exc).__name__)
         return _problem(400, "bad_payload", str(exc))
     config = await workspace_config(hub)
-    outcome = await hub.db.transaction(
-        lambda s: process_webhook(s, row, parsed, journey_window=config.journey_window)
+    stored = await hub.ingest.submit(
+        [Inbound(row, message) for message in parsed.messages],
+        journey_window=config.journey_window,
+        finish=lambda s, results: finish_webhook(s, row, parsed, list(results)),
     )
+    outcome = stored.finished
+    assert isinstance(outcome, WebhookOutcome)
     hub.wake_worker()
     return _reply(adapter.after_processing(parsed, outcome.results))

@@ -93,9 +93,10 @@ async def lock_customer(session: AsyncSession, customer_id: uuid.UUID) -> Custom
         customer_id = customer.merged_into_id
 
 
-async def _owners(
+async def identity_owners(
     session: AsyncSession, keys: Iterable[IdentityKey]
 ) -> dict[IdentityKey, uuid.UUID]:
+    """The customer each known identity belongs to (unknown ones are absent)."""
     keys = list(keys)
     if not keys:
         return {}
@@ -109,7 +110,12 @@ async def _owners(
     return {IdentityKey(kind, scope, value): owner for kind, scope, value, owner in rows}
 
 
-async def resolve_sender(session: AsyncSession, sender: SenderIdentities) -> Resolution:
+async def resolve_sender(
+    session: AsyncSession,
+    sender: SenderIdentities,
+    *,
+    owners: Mapping[IdentityKey, uuid.UUID] | None = None,
+) -> Resolution:
     """Find (or create) the one customer the sender is, linking what a trusted party asserted.
 
     Trusted identities of two or more existing customers merge them into the oldest: a trusted
@@ -119,24 +125,18 @@ async def resolve_sender(session: AsyncSession, sender: SenderIdentities) -> Res
     if not sender.trusted:
         raise ValueError("a sender needs at least one trusted identity")
     now = clock.now()
-    owners = await _owners(session, (key for key, _ in sender.trusted))
+    keys = [key for key, _ in sender.trusted]
+    if owners is None:
+        owners = await identity_owners(session, keys)
+    # Owners looked up earlier in the transaction may since have been merged away:
+    # lock_customer follows the merge.
+    owners = {key: owners[key] for key in keys if key in owners}
     owner_ids = sorted(set(owners.values()))
     resolution: Resolution
     if not owner_ids:
-        customer_id = new_id()
-        await session.execute(
-            _INSERT_CUSTOMER,
-            {
-                "id": customer_id,
-                "name": sender.name,
-                "lifetime_value": Decimal(0),
-                "attributes": {},
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
+        (customer_id,) = await create_customers(session, [sender])
+        owners.update((key, customer_id) for key, _ in sender.trusted)
         resolution = Resolution(customer_id, created=True)
-        await publish(session, CustomerCreated(customer_id=customer_id, channel=sender.channel))
     else:
         locked = [await lock_customer(session, owner) for owner in owner_ids]
         survivors = sorted({c.id: c for c in locked}.values(), key=lambda c: (c.created_at, c.id))
@@ -159,6 +159,67 @@ async def resolve_sender(session: AsyncSession, sender: SenderIdentities) -> Res
     return resolution
 
 
+async def create_customers(
+    session: AsyncSession, senders: Sequence[SenderIdentities]
+) -> list[uuid.UUID]:
+    """One new customer per sender, with its trusted identities, in one insert per table.
+
+    The caller has checked that none of these identities is known and that no two senders
+    share one (the unique key on identities stops a race with another writer).
+    """
+    now = clock.now()
+    ids = [new_id() for _ in senders]
+    await session.execute(
+        _INSERT_CUSTOMER,
+        [
+            {
+                "id": customer_id,
+                "name": sender.name,
+                "lifetime_value": Decimal(0),
+                "attributes": {},
+                "created_at": now,
+                "updated_at": now,
+            }
+            for customer_id, sender in zip(ids, senders, strict=True)
+        ],
+    )
+    rows = [
+        _identity_row(customer_id, key, assurance, sender.channel, now)
+        for customer_id, sender in zip(ids, senders, strict=True)
+        for key, assurance in sender.trusted
+    ]
+    if rows:
+        await session.execute(_INSERT_IDENTITY, rows)
+    for customer_id, sender in zip(ids, senders, strict=True):
+        await publish(session, CustomerCreated(customer_id=customer_id, channel=sender.channel))
+        for key, assurance in sender.trusted:
+            await publish(
+                session,
+                IdentityLinked(
+                    customer_id=customer_id,
+                    kind=key.kind,
+                    assurance=assurance,
+                    channel=sender.channel,
+                ),
+            )
+    return ids
+
+
+def _identity_row(
+    customer_id: uuid.UUID, key: IdentityKey, assurance: str, channel: str | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "customer_id": customer_id,
+        "kind": key.kind,
+        "scope": key.scope,
+        "value": key.value,
+        "assurance": assurance,
+        "source_channel": channel,
+        "created_at": now,
+    }
+
+
 async def _link_missing(
     session: AsyncSession,
     customer_id: uuid.UUID,
@@ -170,18 +231,7 @@ async def _link_missing(
     for key, assurance in sender.trusted:
         if key in owners:
             continue
-        rows.append(
-            {
-                "id": new_id(),
-                "customer_id": customer_id,
-                "kind": key.kind,
-                "scope": key.scope,
-                "value": key.value,
-                "assurance": assurance,
-                "source_channel": sender.channel,
-                "created_at": now,
-            }
-        )
+        rows.append(_identity_row(customer_id, key, assurance, sender.channel, now))
         owners[key] = customer_id
     if rows:
         await session.execute(_INSERT_IDENTITY, rows)
@@ -202,7 +252,7 @@ async def _record_claims(
 ) -> None:
     if not sender.claims:
         return
-    owners = await _owners(session, sender.claims)
+    owners = await identity_owners(session, sender.claims)
     existing = set(
         (
             await session.execute(
@@ -431,7 +481,7 @@ async def update_customer(
         else:
             setattr(customer, field_name, value)
         changed.append(field_name)
-    owners = await _owners(session, identities)
+    owners = await identity_owners(session, identities)
     for key in identities:
         owner = owners.get(key)
         if owner is not None and owner != customer.id:

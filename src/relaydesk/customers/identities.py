@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -39,8 +40,13 @@ class InvalidIdentity(ValueError):
         self.reason = reason
 
 
+@functools.lru_cache(maxsize=8192)
 def normalize_email(raw: str) -> str:
-    """Case-folded address; the domain IDNA-normalised by email-validator."""
+    """Case-folded address; the domain IDNA-normalised by email-validator.
+
+    Cached: validation costs more than the rest of a message's identity work, and the same
+    senders write again and again (a bad address raises every time; errors are not cached).
+    """
     try:
         info = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as exc:

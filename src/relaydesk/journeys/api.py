@@ -18,8 +18,8 @@ from relaydesk.channels.registry import build_adapter
 from relaydesk.customers.identities import InvalidIdentity
 from relaydesk.hub import Hub
 from relaydesk.journeys.actions import (
+    Inbound,
     JourneyNotFound,
-    ingest_inbound,
     resolve_journey,
     wait_on_customer,
 )
@@ -112,9 +112,9 @@ async def post_message(
         thread_key=body.thread or "",
         context=body.context or {},
     )
-    result = await hub.db.transaction(
-        lambda s: ingest_inbound(s, channel, inbound, journey_window=config.journey_window)
-    )
+    (result,) = (
+        await hub.ingest.submit([Inbound(channel, inbound)], journey_window=config.journey_window)
+    ).results
     if result.duplicate:
         response.status_code = 200
     else:

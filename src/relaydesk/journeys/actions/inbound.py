@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
@@ -16,7 +17,11 @@ from relaydesk.channels.actions import touch_inbound
 from relaydesk.channels.base import InboundMessage
 from relaydesk.channels.models import Channel
 from relaydesk.clock import as_utc
-from relaydesk.customers.actions import SenderIdentities, resolve_sender
+from relaydesk.customers.actions import (
+    SenderIdentities,
+    resolve_sender,
+)
+from relaydesk.customers.identities import IdentityKey
 from relaydesk.db import new_id
 from relaydesk.journeys.events import (
     ChannelSwitched,
@@ -53,38 +58,59 @@ class IngestResult:
     duplicate: bool
 
 
+@dataclass(frozen=True)
+class Inbound:
+    """One message to ingest, with the channel record it came in on."""
+
+    channel: Channel
+    message: InboundMessage
+
+    @property
+    def key(self) -> tuple[uuid.UUID, str]:
+        return (self.channel.id, self.message.external_id)
+
+
 async def find_duplicate(
     session: AsyncSession, channel_id: uuid.UUID, external_id: str
 ) -> IngestResult | None:
-    row = (
-        await session.execute(
-            select(
-                Message.id, Message.conversation_id, Message.journey_id, Message.customer_id
-            ).where(Message.channel_id == channel_id, Message.external_id == external_id)
-        )
-    ).first()
-    if row is None:
-        return None
-    return IngestResult(row[0], row[1], row[2], row[3], duplicate=True)
+    return (await find_duplicates(session, [(channel_id, external_id)])).get(
+        (channel_id, external_id)
+    )
 
 
-async def ingest_inbound(
+async def find_duplicates(
+    session: AsyncSession, keys: Sequence[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], IngestResult]:
+    rows = await session.execute(
+        select(
+            Message.channel_id,
+            Message.external_id,
+            Message.id,
+            Message.conversation_id,
+            Message.journey_id,
+            Message.customer_id,
+        ).where(tuple_(Message.channel_id, Message.external_id).in_(list(keys)))
+    )
+    return {
+        (channel_id, str(external_id)): IngestResult(mid, cid, jid, cust, duplicate=True)
+        for channel_id, external_id, mid, cid, jid, cust in rows
+    }
+
+
+async def ingest_one(
     session: AsyncSession,
-    channel: Channel,
-    inbound: InboundMessage,
-    *,
+    item: Inbound,
     journey_window: timedelta,
+    *,
+    owners: dict[IdentityKey, uuid.UUID] | None,
 ) -> IngestResult:
-    """Store one customer message exactly once and attach it to the customer's journey.
-
-    Resolve the sender to one customer, join their active journey (or reopen one resolved
-    within ``journey_window``, or open a new one), find or open the conversation on this
-    channel, store the message and publish ``MessageReceived``. A repeat of the same
-    (channel, external id) returns the original ids and writes nothing.
-    """
-    duplicate = await find_duplicate(session, channel.id, inbound.external_id)
-    if duplicate is not None:
-        return duplicate
+    """One message the batch could not do in bulk; ``owners``: its identities' owners when
+    no earlier message of the batch can have changed them (or stored the same message)."""
+    channel, inbound = item.channel, item.message
+    if owners is None:
+        duplicate = await find_duplicate(session, channel.id, inbound.external_id)
+        if duplicate is not None:  # an earlier message of the same batch
+            return duplicate
     now = clock.now()
     resolution = await resolve_sender(
         session,
@@ -94,15 +120,15 @@ async def ingest_inbound(
             name=inbound.sender.name,
             channel=channel.name,
         ),
+        owners=owners,
     )
     customer_id = resolution.customer_id
-    sent_at = as_utc(inbound.sent_at) if inbound.sent_at else None
-    happened_at = sent_at if sent_at and sent_at <= now + CLOCK_SKEW else now
+    happened_at = happened_at_of(inbound, now)
     claimed = None
     if resolution.created:
         # Nothing of a customer created a moment ago can exist yet: no lookups.
-        journey_id, conversation_id = await _open_first(
-            session, customer_id, channel, inbound, now, happened_at
+        ((journey_id, conversation_id),) = await open_first(
+            session, [(customer_id, item, happened_at)], now
         )
     else:
         # A survey answer joins the surveyed journey without reopening it (outreach/actions/
@@ -112,105 +138,136 @@ async def ingest_inbound(
         claimed = await claim_survey_answer(session, customer_id, channel, inbound, now)
         if claimed is not None:
             journey_id, conversation_id = claimed.journey_id, claimed.conversation_id
+            survey = {"id": str(claimed.survey_id), "question": claimed.question}
+            item = Inbound(channel, replace(inbound, meta={**inbound.meta, "survey": survey}))
         else:
             journey_id, conversation_id = await _attach(
                 session, customer_id, channel, inbound, journey_window, now, happened_at
             )
-    message_id = new_id()
-    await session.execute(
-        _INSERT_MESSAGE,
-        {
-            "id": message_id,
-            "conversation_id": conversation_id,
-            "journey_id": journey_id,
-            "customer_id": customer_id,
-            "channel_id": channel.id,
-            "external_id": inbound.external_id,
-            "direction": "inbound",
-            "author_type": inbound.author_type,
-            "author_id": None,
-            "text": inbound.text,
-            "meta": inbound.meta
-            if claimed is None
-            else {
-                **inbound.meta,
-                "survey": {"id": str(claimed.survey_id), "question": claimed.question},
-            },
-            "sent_at": sent_at,
-            "created_at": happened_at,
-            "received_at": now,
-        },
+    (message_id,) = await insert_messages(
+        session, [(item, customer_id, journey_id, conversation_id, happened_at)], now
     )
-    await touch_inbound(session, channel, now)
     if claimed is not None:
         from relaydesk.outreach.actions.claims import record_answer
 
         await record_answer(session, claimed, message_id)
-    await publish(
-        session,
-        MessageReceived(
-            customer_id=customer_id,
-            journey_id=journey_id,
-            message_id=message_id,
-            conversation_id=conversation_id,
-            channel=channel.name,
-        ),
-    )
     return IngestResult(message_id, conversation_id, journey_id, customer_id, duplicate=False)
 
 
-async def _open_first(
+def happened_at_of(inbound: InboundMessage, now: datetime) -> datetime:
+    """The sender's time if plausible (not in the future beyond clock skew), else ours."""
+    sent_at = as_utc(inbound.sent_at) if inbound.sent_at else None
+    return sent_at if sent_at and sent_at <= now + CLOCK_SKEW else now
+
+
+async def insert_messages(
     session: AsyncSession,
-    customer_id: uuid.UUID,
-    channel: Channel,
-    inbound: InboundMessage,
+    rows: Sequence[tuple[Inbound, uuid.UUID, uuid.UUID, uuid.UUID, datetime]],
     now: datetime,
-    happened_at: datetime,
-) -> tuple[uuid.UUID, uuid.UUID]:
-    """A new customer's journey and conversation, written once with their final values."""
-    journey_id, conversation_id = new_id(), new_id()
+) -> list[uuid.UUID]:
+    """Store the messages, note each channel's inbound and publish ``MessageReceived``."""
+    ids = [new_id() for _ in rows]
+    await session.execute(
+        _INSERT_MESSAGE,
+        [
+            {
+                "id": message_id,
+                "conversation_id": conversation_id,
+                "journey_id": journey_id,
+                "customer_id": customer_id,
+                "channel_id": item.channel.id,
+                "external_id": item.message.external_id,
+                "direction": "inbound",
+                "author_type": item.message.author_type,
+                "author_id": None,
+                "text": item.message.text,
+                "meta": item.message.meta,
+                "sent_at": as_utc(item.message.sent_at) if item.message.sent_at else None,
+                "created_at": happened_at,
+                "received_at": now,
+            }
+            for message_id, (item, customer_id, journey_id, conversation_id, happened_at) in zip(
+                ids, rows, strict=True
+            )
+        ],
+    )
+    for channel in {item.channel.id: item.channel for item, *_ in rows}.values():
+        await touch_inbound(session, channel, now)
+    for message_id, (item, customer_id, journey_id, conversation_id, _) in zip(
+        ids, rows, strict=True
+    ):
+        await publish(
+            session,
+            MessageReceived(
+                customer_id=customer_id,
+                journey_id=journey_id,
+                message_id=message_id,
+                conversation_id=conversation_id,
+                channel=item.channel.name,
+            ),
+        )
+    return ids
+
+
+async def open_first(
+    session: AsyncSession,
+    rows: Sequence[tuple[uuid.UUID, Inbound, datetime]],
+    now: datetime,
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """New customers' journeys and conversations, written once with their final values."""
+    ids = [(new_id(), new_id()) for _ in rows]
     await session.execute(
         _INSERT_JOURNEY,
-        {
-            "id": journey_id,
-            "customer_id": customer_id,
-            "status": JourneyStatus.OPEN.value,
-            "owner_type": "unassigned",
-            "context": dict(inbound.context) if inbound.context else {},
-            "created_at": now,
-            "updated_at": now,
-            "last_activity_at": max(now, happened_at),
-            "reopen_count": 0,
-        },
-    )
-    await publish(
-        session, JourneyOpened(customer_id=customer_id, journey_id=journey_id, channel=channel.name)
+        [
+            {
+                "id": journey_id,
+                "customer_id": customer_id,
+                "status": JourneyStatus.OPEN.value,
+                "owner_type": "unassigned",
+                "context": dict(item.message.context) if item.message.context else {},
+                "created_at": now,
+                "updated_at": now,
+                "last_activity_at": max(now, happened_at),
+                "reopen_count": 0,
+            }
+            for (journey_id, _), (customer_id, item, happened_at) in zip(ids, rows, strict=True)
+        ],
     )
     await session.execute(
         _INSERT_CONVERSATION,
-        {
-            "id": conversation_id,
-            "journey_id": journey_id,
-            "customer_id": customer_id,
-            "channel_id": channel.id,
-            "thread_key": inbound.thread_key,
-            "status": ConversationStatus.OPEN.value,
-            "reply_to": inbound.reply_to or {},
-            "created_at": now,
-            "last_message_at": max(now, happened_at),
-            "last_inbound_at": happened_at if inbound.opens_window else None,
-        },
+        [
+            {
+                "id": conversation_id,
+                "journey_id": journey_id,
+                "customer_id": customer_id,
+                "channel_id": item.channel.id,
+                "thread_key": item.message.thread_key,
+                "status": ConversationStatus.OPEN.value,
+                "reply_to": item.message.reply_to or {},
+                "created_at": now,
+                "last_message_at": max(now, happened_at),
+                "last_inbound_at": happened_at if item.message.opens_window else None,
+            }
+            for (journey_id, conversation_id), (customer_id, item, happened_at) in zip(
+                ids, rows, strict=True
+            )
+        ],
     )
-    await publish(
-        session,
-        ConversationOpened(
-            customer_id=customer_id,
-            journey_id=journey_id,
-            conversation_id=conversation_id,
-            channel=channel.name,
-        ),
-    )
-    return journey_id, conversation_id
+    for (journey_id, conversation_id), (customer_id, item, _) in zip(ids, rows, strict=True):
+        name = item.channel.name
+        await publish(
+            session, JourneyOpened(customer_id=customer_id, journey_id=journey_id, channel=name)
+        )
+        await publish(
+            session,
+            ConversationOpened(
+                customer_id=customer_id,
+                journey_id=journey_id,
+                conversation_id=conversation_id,
+                channel=name,
+            ),
+        )
+    return ids
 
 
 async def _attach(
@@ -230,17 +287,36 @@ async def _attach(
     thread_key = threaded.thread_key if threaded is not None else inbound.thread_key
     inbound_at = happened_at if inbound.opens_window else None
     conversation = await _conversation_for(session, journey, channel, thread_key, now, inbound_at)
-    if inbound.context:
-        journey.context = {**(journey.context or {}), **inbound.context}
-    journey.last_activity_at = max(journey.last_activity_at, happened_at)
-    journey.updated_at = now
-    conversation.last_message_at = max(conversation.last_message_at, happened_at)
-    if inbound.reply_to:
-        conversation.reply_to = inbound.reply_to
-    if inbound.opens_window:
-        last = conversation.last_inbound_at
-        conversation.last_inbound_at = happened_at if last is None else max(last, happened_at)
+    journey_values, conversation_values = joined(journey, conversation, inbound, happened_at, now)
+    for key, value in journey_values.items():
+        setattr(journey, key, value)
+    for key, value in conversation_values.items():
+        setattr(conversation, key, value)
     return journey.id, conversation.id
+
+
+def joined(
+    journey: Any, conversation: Any, inbound: InboundMessage, happened_at: datetime, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a customer message changes on the journey and conversation it joins (given their
+    current ``context``, ``last_activity_at``, ``last_message_at``, ``reply_to`` and
+    ``last_inbound_at``); the status change is the caller's, through the state machine."""
+    journey_values: dict[str, Any] = {
+        "context": {**(journey.context or {}), **inbound.context}
+        if inbound.context
+        else journey.context,
+        "last_activity_at": max(journey.last_activity_at, happened_at),
+        "updated_at": now,
+    }
+    last = conversation.last_inbound_at
+    conversation_values: dict[str, Any] = {
+        "last_message_at": max(conversation.last_message_at, happened_at),
+        "reply_to": inbound.reply_to or conversation.reply_to,
+        "last_inbound_at": (happened_at if last is None else max(last, happened_at))
+        if inbound.opens_window
+        else last,
+    }
+    return journey_values, conversation_values
 
 
 async def _threaded_conversation(

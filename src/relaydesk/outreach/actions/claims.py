@@ -43,6 +43,19 @@ class Claimed:
     answer: Answer
 
 
+async def surveyed_customers(session: AsyncSession, customer_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these customers have a survey waiting for an answer (on any channel): the
+    bulk path of ``journeys.actions.batch`` leaves their messages to ``claim_survey_answer``."""
+    if not customer_ids:
+        return set()
+    rows = await session.scalars(
+        select(Survey.customer_id).where(
+            Survey.customer_id.in_(customer_ids), Survey.status == "asking"
+        )
+    )
+    return set(rows)
+
+
 async def claim_survey_answer(
     session: AsyncSession,
     customer_id: uuid.UUID,
