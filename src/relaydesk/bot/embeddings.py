@@ -22,7 +22,7 @@ from relaydesk.bot.classifier import TextClassifier
 from relaydesk.bot.text import redact
 
 BACKENDS = ("tfidf", "ensemble")
-EMBEDDING_WEIGHT = 0.5
+EMBEDDING_WEIGHT = 0.8
 """Share of the embedding model in the averaged probabilities (chosen on a validation split
 of Banking77's training set, see docs/bot.md)."""
 BATCH = 64
