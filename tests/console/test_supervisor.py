@@ -194,3 +194,18 @@ def test_sla_risk() -> None:
     assert sla_risk(now - timedelta(seconds=1), False, now, horizon) == "breached"
     assert sla_risk(now + timedelta(minutes=10), False, now, horizon) == "at risk"
     assert sla_risk(now + timedelta(hours=2), False, now, horizon) == "on track"
+
+
+async def test_long_queues_list_the_first_ones_and_count_all(
+    browser: httpx.AsyncClient, floor_scene: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relaydesk.console import floor
+
+    monkeypatch.setattr(floor, "SHOWN", 1)
+    await sign_in(browser, "sam@example.com")
+    page = await browser.get("/console/supervisor", params={"sort": "value"})
+    assert waiting_ids(page.text) == [str(floor_scene["journeys"]["Budi"])]
+    assert (
+        "<strong>2</strong> waiting" in page.text and "<strong>1</strong> at SLA risk" in page.text
+    )
+    assert "Showing the first 1 of 2" in page.text
