@@ -8,12 +8,17 @@ from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from tests.helpers.loopback import LoopbackProvider
 from tests.outreach.helpers import drain, event_names, sent_texts, write_in
 
 from relaydesk import clock
 from relaydesk.agents.models import Agent
+from relaydesk.channels.base import InboundMessage, Sender
+from relaydesk.channels.models import Channel
+from relaydesk.customers.identities import Assurance, identity_key
 from relaydesk.hub import Hub
+from relaydesk.journeys.actions import ingest_inbound
 from relaydesk.routing.models import RoutingDecision
 
 CES_EN = "How easy was it to get your issue resolved? Reply 1 (very difficult) to 7 (very easy)."
@@ -245,3 +250,43 @@ async def test_summary_by_channel_intent_agent_and_resolver(
         await client.get("/api/v1/surveys/summary", params={"since": "2030-01-01T00:00:00Z"})
     ).json()
     assert later["overall"] == {}
+
+
+async def test_a_button_press_answers_the_question_it_belongs_to(
+    client: httpx.AsyncClient,
+    outreach_hub: Hub,
+    provider: LoopbackProvider,
+    start_clock: clock.ManualClock,
+) -> None:
+    accepted = await resolved_journey(client, outreach_hub, provider)
+    start_clock.advance(timedelta(hours=1))
+    await drain(outreach_hub)
+    sender = Sender(
+        identities=((identity_key("handle", "kim", scope="app"), Assurance.INTEGRATION.value),)
+    )
+
+    async def press(external_id: str, payload: str, title: str) -> str:
+        async def write(session: AsyncSession) -> str:
+            channel = await session.scalar(select(Channel).where(Channel.name == "app"))
+            inbound = InboundMessage(
+                channel="app",
+                external_id=external_id,
+                sender=sender,
+                text=title,
+                meta={"payload": payload},
+            )
+            result = await ingest_inbound(
+                session, channel, inbound, journey_window=timedelta(days=7)
+            )
+            return str(result.journey_id)
+
+        return await outreach_hub.db.transaction(write)
+
+    assert await press("b1", "survey:ces:6", "6") == accepted["journey_id"]
+    [survey] = await surveys(client, accepted["journey_id"])
+    assert survey["answers"] == {"ces": 6} and survey["position"] == 1
+    view = (await client.get(f"/api/v1/journeys/{accepted['journey_id']}")).json()
+    assert view["status"] == "resolved"
+    await press("b2", "survey:ces:3", "3")  # a stale button of the previous question
+    [survey] = await surveys(client, accepted["journey_id"])
+    assert survey["answers"] == {"ces": 6}  # not taken for the NPS answer
