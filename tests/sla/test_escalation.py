@@ -178,3 +178,28 @@ async def test_console_journey_view_shows_clocks_and_escalations(
     assert "SLA: standard" in page.text
     assert "First response</dt>" in page.text
     assert "first response warning: raise priority, notify assignee" in page.text
+
+
+async def test_timer_of_a_changed_policy_replans_instead_of_escalating(
+    routed_hub: Hub, client: httpx.AsyncClient, manual_clock: clock.ManualClock
+) -> None:
+    await setup(routed_hub, WORKSPACE)
+    journey_id = await post(client, "p1", "p@example.com", HUMAN)
+    await drain(routed_hub)
+    # A longer target, applied without any event on the journey: its timers still say 09:45.
+    await apply_text(routed_hub, WORKSPACE.replace("first_response: 1h", "first_response: 2h"))
+    manual_clock.advance(timedelta(minutes=46))
+    await drain(routed_hub)
+    assert await escalation_events(routed_hub, journey_id) == []
+    key = timer_key(SLA_WARNING, "first_response", journey_id)
+    async with routed_hub.db.read() as session:
+        pending = await session.scalar(
+            select(Timer.due_at).where(Timer.key == key, Timer.status == "pending")
+        )
+    assert pending == MONDAY_9 + timedelta(minutes=90)  # 75% of the new 2 h
+    manual_clock.advance(timedelta(minutes=45))
+    await drain(routed_hub)
+    events = await escalation_events(routed_hub, journey_id)
+    assert [(e["clock"], e["rule"]) for e in events] == [("first_response", "warning")]
+    view = await sla(client, journey_id)
+    assert clock_of(view, "first_response")["due_at"] == "2026-01-05T11:00:00Z"
