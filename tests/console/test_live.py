@@ -74,7 +74,8 @@ async def test_signed_in_console_gets_journey_changes_without_personal_data(
     server: str, make_agent: MakeAgent, hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(live, "RECHECK_EVERY", 0.2)
-    await make_agent("alice@example.com")
+    # A supervisor hears of every journey (agents only of theirs: tests/console/test_visibility.py)
+    await make_agent("alice@example.com", role="supervisor")
     http, cookie = await _cookie(server)
     journey_id = str(uuid.uuid4())
     async with connect(

@@ -14,6 +14,7 @@ from relaydesk.console import auth
 from relaydesk.console.auth import ConsoleUser, UserDep
 from relaydesk.console.queries import JourneyPage, journey_page
 from relaydesk.console.rendering import render
+from relaydesk.console.visibility import may_see
 from relaydesk.console.workload import PRESENCES, desk
 from relaydesk.hub import Hub
 from relaydesk.journeys.actions import (
@@ -91,11 +92,18 @@ async def _check_holder(session: AsyncSession, user: ConsoleUser, journey_id: uu
         raise NotYours(blocked)
 
 
-async def _load(hub: Hub, journey_id: uuid.UUID) -> JourneyPage | RedirectResponse:
+NOT_VISIBLE = "This journey is not in your work: it is held by someone else or another team's."
+
+
+async def _load(
+    hub: Hub, journey_id: uuid.UUID, user: ConsoleUser
+) -> JourneyPage | RedirectResponse:
     async with hub.db.read() as session:
         current = await current_journey_id(session, journey_id)
         if current is None:
             raise HTTPException(404, "no such journey")
+        if not await may_see(session, user, current):
+            raise HTTPException(403, NOT_VISIBLE)
         if current != journey_id:
             return RedirectResponse(f"/console/journeys/{current}", status_code=303)
         page = await journey_page(session, journey_id)
@@ -128,7 +136,7 @@ def _render(user: ConsoleUser, page: JourneyPage, status: int = 200, **extra: An
 async def journey_page_route(
     journey_id: str, request: Request, user: UserDep, sent: str | None = None
 ) -> Response:
-    loaded = await _load(_hub(request), parse_journey_id(journey_id))
+    loaded = await _load(_hub(request), parse_journey_id(journey_id), user)
     if isinstance(loaded, RedirectResponse):
         return loaded
     notice = {
@@ -148,7 +156,7 @@ async def reply_route(journey_id: str, request: Request, user: UserDep) -> Respo
     form = await auth.read_form(request)
     auth.check_csrf(user, request, form)
     target = parse_journey_id(journey_id)
-    loaded = await _load(hub, target)
+    loaded = await _load(hub, target, user)
     if isinstance(loaded, RedirectResponse):
         return loaded
     text = form.get("text", "").strip()
@@ -185,7 +193,7 @@ async def resolve_route(journey_id: str, request: Request, user: UserDep) -> Res
     form = await auth.read_form(request)
     auth.check_csrf(user, request, form)
     target = parse_journey_id(journey_id)
-    loaded = await _load(hub, target)
+    loaded = await _load(hub, target, user)
     if isinstance(loaded, RedirectResponse):
         return loaded
     outcome = form.get("outcome", "")

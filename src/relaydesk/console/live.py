@@ -1,8 +1,11 @@
 """``WS /console/ws``: tells signed-in consoles which journeys changed, so they refresh.
 
 Only the event type and the journey id go down the socket (no personal data); the page then
-re-reads what it shows through the same authenticated routes. The session cookie
-authenticates the handshake, and the Origin must be this hub (no cross-site hijacking).
+re-reads what it shows through the same authenticated routes. An agent's socket carries
+only the journeys the agent may see (console/visibility.py), or saw on this socket before
+(so a journey taken away still refreshes the page that shows it); supervisors get all.
+The session cookie authenticates the handshake, and the Origin must be this hub (no
+cross-site hijacking).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +21,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from relaydesk.console import auth
+from relaydesk.console.auth import ConsoleUser
+from relaydesk.console.visibility import may_see, visible_now
 from relaydesk.hub import Hub
 from relaydesk.journeys.listeners import LIVE_TOPIC
 from relaydesk.realtime import RESYNC
@@ -53,6 +59,38 @@ def _frame(message: dict[str, Any]) -> dict[str, Any]:
     return {"type": str(message.get("type", "")), "journey_id": message.get("journey_id")}
 
 
+class Gate:
+    """Decides, per event, whether this socket's user may hear of the journey."""
+
+    def __init__(self, hub: Hub, user: ConsoleUser) -> None:
+        self.hub = hub
+        self.user = user
+        self.known: set[uuid.UUID] = set()
+
+    async def seed(self) -> None:
+        if not self.user.sees_everything:
+            async with self.hub.db.read() as session:
+                self.known = await visible_now(session, self.user)
+
+    async def allows(self, message: dict[str, Any]) -> bool:
+        if self.user.sees_everything or message.get("type") == RESYNC["type"]:
+            return True
+        raw = message.get("journey_id")
+        if raw is None:
+            return False  # not about a journey this agent can be shown to see
+        try:
+            journey_id = uuid.UUID(str(raw))
+        except ValueError:
+            return False
+        if journey_id in self.known:
+            return True
+        async with self.hub.db.read() as session:
+            seen = await may_see(session, self.user, journey_id)
+        if seen:
+            self.known.add(journey_id)
+        return seen
+
+
 @router.websocket("/ws")
 async def console_socket(websocket: WebSocket) -> None:
     hub: Hub = websocket.app.state.hub
@@ -66,6 +104,8 @@ async def console_socket(websocket: WebSocket) -> None:
         await _deny(websocket, 403, "origin_not_allowed", "connect from the console's own pages")
         return
     cookie = websocket.cookies.get(auth.SESSION_COOKIE)
+    gate = Gate(hub, user)
+    await gate.seed()
     async with hub.broadcast.subscribe(LIVE_TOPIC) as queue:
         await websocket.accept()
         await websocket.send_json({"type": "hello"})
@@ -79,7 +119,8 @@ async def console_socket(websocket: WebSocket) -> None:
                         await websocket.close(code=CLOSE_SIGNED_OUT)
                         return
                     continue
-                await websocket.send_json(_frame(message))
+                if await gate.allows(message):
+                    await websocket.send_json(_frame(message))
 
         async def drain() -> None:
             with contextlib.suppress(WebSocketDisconnect):

@@ -63,7 +63,7 @@ class InboxRow:
     last_activity_at: datetime
 
 
-def _for_my_teams(agent_id: uuid.UUID) -> ColumnElement[bool]:
+def for_my_teams(agent_id: uuid.UUID) -> ColumnElement[bool]:
     """Queued journeys routed to no team in particular, or to one of the agent's teams."""
     my_teams = (
         select(Team.name)
@@ -92,7 +92,7 @@ def _filtered(user: ConsoleUser, filters: InboxFilters) -> Select[uuid.UUID]:
     elif filters.view == "queue":
         query = query.where(Journey.owner_type == "queue")
         if not user.sees_everything:
-            query = query.where(_for_my_teams(user.agent_id))
+            query = query.where(for_my_teams(user.agent_id))
     if filters.status == "active":
         query = query.where(Journey.status.in_(("open", "waiting", "pending")))
     elif filters.status != "any":
