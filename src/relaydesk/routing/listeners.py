@@ -37,6 +37,7 @@ from relaydesk.journeys.states import ACTIVE_JOURNEY_STATUSES, JourneyOwner
 from relaydesk.routing.actions import (
     OFFER_TIMER,
     assign_waiting,
+    count_outside_owner,
     end_holding,
     expire_offer,
     journey_closed,
@@ -154,6 +155,11 @@ async def follow_owner(hub: Hub, event: StoredEvent) -> None:
                 agent_id=uuid.UUID(previous),
                 before=event.occurred_at,
             )
+        )
+    if payload["to_owner"] == JourneyOwner.AGENT.value and payload.get("agent_id"):
+        agent_id = uuid.UUID(str(payload["agent_id"]))
+        await hub.db.transaction(
+            lambda s: count_outside_owner(s, journey_id, agent_id, actor="routing")
         )
     if payload["to_owner"] != JourneyOwner.QUEUE.value:
         hub.wake_worker()

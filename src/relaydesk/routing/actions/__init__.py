@@ -26,6 +26,7 @@ from relaydesk.routing.actions.settings import apply_routing
 from relaydesk.routing.actions.transfer import (
     Transferred,
     TransferRefused,
+    count_outside_owner,
     end_holding,
     journey_closed,
     transfer,
@@ -45,6 +46,7 @@ __all__ = [
     "accept_offer",
     "apply_routing",
     "assign_waiting",
+    "count_outside_owner",
     "decline_offer",
     "end_holding",
     "enqueue",

@@ -72,6 +72,60 @@ async def journey_closed(session: AsyncSession, journey_id: uuid.UUID, *, actor:
     return ended is not None or bool(gone.rowcount)  # type: ignore[attr-defined]
 
 
+async def count_outside_owner(
+    session: AsyncSession, journey_id: uuid.UUID, agent_id: uuid.UUID, *, actor: str
+) -> Assignment | None:
+    """An owner set to an agent outside routing (console take-over, API, workspace) counts in
+    that agent's load: record an active assignment for them (ending any other agent's offer),
+    so resolve and transfer release it like any other; idempotent, and a no-op once the
+    journey has moved on. A take-over may exceed capacity: the load is capped at 1.0."""
+    journey = await lock_journey(session, journey_id)
+    if (
+        journey is None
+        or journey.status not in ACTIVE_JOURNEY_STATUSES
+        or journey.owner_type != JourneyOwner.AGENT.value
+        or journey.owner_agent_id != agent_id
+    ):
+        return None
+    current = await holder(session, journey_id)
+    if current is not None and current.agent_id == agent_id:
+        return None  # routing's own assignment, or already counted
+    if current is not None:
+        await end_holding(session, journey_id, "owner_changed", actor=actor)
+    agent = await session.get(Agent, agent_id)
+    if agent is None:
+        return None
+    message = await latest_inbound(session, journey_id)
+    kind = None
+    if message is not None:
+        kind = await session.scalar(select(Channel.kind).where(Channel.id == message.channel_id))
+    klass = channel_class(kind) if kind else "messaging"
+    capacity = (agent.capacity or {}).get(klass, 0)
+    weight = 1.0 / capacity if capacity > 0 else 1.0
+    load = await lock_load(session, agent_id)
+    now = clock.now()
+    row = Assignment(
+        id=new_id(),
+        journey_id=journey_id,
+        customer_id=journey.customer_id,
+        agent_id=agent_id,
+        status="active",
+        channel_class=klass,
+        weight=weight,
+        created_at=now,
+        accepted_at=now,
+    )
+    session.add(row)
+    load.load, load.active, load.last_assigned_at = (
+        min(1.0, load.load + weight),
+        load.active + 1,
+        now,
+    )
+    await session.execute(delete(QueueEntryRow).where(QueueEntryRow.journey_id == journey_id))
+    await session.flush()
+    return row
+
+
 class TransferRefused(ValueError):
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
