@@ -31,7 +31,7 @@ async def next_update_route(journey_id: str, request: Request, user: UserDep) ->
     form = await auth.read_form(request)
     auth.check_csrf(user, request, form)
     target = parse_journey_id(journey_id)
-    loaded = await _load(hub, target)
+    loaded = await _load(hub, target, user)
     if isinstance(loaded, RedirectResponse):
         return loaded
     blocked = reply_block(user, loaded.journey.owner.type, loaded.journey.owner.agent_id)
