@@ -60,6 +60,9 @@ async def test_sent_at_its_time_in_the_customers_language_on_their_latest_channe
     assert read["message_id"] and read["journey_id"] != journey_id  # none active: a new one
     carrier = (await client.get(f"/api/v1/journeys/{read['journey_id']}")).json()
     assert (carrier["status"], carrier["outcome"]) == ("resolved", "notified")  # in no inbox
+    logged = (await client.get("/api/v1/events", params={"journey_id": read["journey_id"]})).json()
+    names = [e["name"] for e in logged["items"]]
+    assert names[0] == "journey.opened" and "journey.resolved" in names  # analytics see both
     await drain(outreach_hub)
     assert len(sent_texts(provider)) == 1  # fired exactly once
 

@@ -8,7 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
+from relaydesk.bus import publish
 from relaydesk.db import new_id
+from relaydesk.journeys.events import JourneyOpened
 from relaydesk.journeys.models import Journey
 from relaydesk.journeys.states import ACTIVE_JOURNEY_STATUSES, JourneyStatus
 
@@ -25,7 +27,7 @@ async def active_journey(session: AsyncSession, customer_id: uuid.UUID) -> Journ
     )
 
 
-async def open_for_outreach(session: AsyncSession, customer_id: uuid.UUID) -> Journey:
+async def open_for_outreach(session: AsyncSession, customer_id: uuid.UUID, channel: str) -> Journey:
     """A new journey to carry an outbound message; the caller resolves it as ``notified``
     once the message is queued, so a reply within the journey window reopens it (the reply
     lands in this journey) and nothing sits in anyone's inbox meanwhile."""
@@ -43,4 +45,8 @@ async def open_for_outreach(session: AsyncSession, customer_id: uuid.UUID) -> Jo
     )
     session.add(journey)
     await session.flush()
+    # Logged like any other journey, so analytics count what was opened and resolved.
+    await publish(
+        session, JourneyOpened(customer_id=customer_id, journey_id=journey.id, channel=channel)
+    )
     return journey

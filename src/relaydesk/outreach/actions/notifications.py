@@ -183,7 +183,7 @@ async def _send(
     )
     opened = journey is None
     async with session.begin_nested() as savepoint:
-        target = journey or await open_for_outreach(session, notification.customer_id)
+        target = journey or await open_for_outreach(session, notification.customer_id, channel.name)
         sent = await send(session, target.id, channel, outgoing, author=f"notification:{spec.kind}")
         if sent.message is None:
             await savepoint.rollback()
