@@ -93,22 +93,22 @@ class IngestQueue:
 
     async def _run(self, batch: list[_Job]) -> None:
         try:
-            outcomes = await self.db.transaction(lambda s: _store(s, batch))
-        except Exception:
-            if len(batch) == 1:
-                await self._run_alone(batch[0])
+            try:
+                outcomes = await self.db.transaction(lambda s: _store(s, batch))
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch[0], error=exc)  # already tried alone: that is its answer
+                    return
+                for job in batch:  # find the one that failed; the others succeed on their own
+                    await self._run_alone(job)
                 return
-            for job in batch:  # find the one that failed; the others succeed on their own
-                await self._run_alone(job)
-            return
+            for job, outcome in zip(batch, outcomes, strict=True):
+                _settle(job, outcome=outcome)
         except BaseException as exc:
+            # Stopped (cancelled) mid-batch: nobody may wait for ever for an answer.
             for job in batch:
-                if not job.done.done():
-                    job.done.set_exception(exc)
+                _settle(job, error=exc)
             raise
-        for job, outcome in zip(batch, outcomes, strict=True):
-            if not job.done.done():
-                job.done.set_result(outcome)
 
     async def _run_alone(self, job: _Job) -> None:
         if job.done.done():
@@ -116,11 +116,21 @@ class IngestQueue:
         try:
             (outcome,) = await self.db.transaction(lambda s: _store(s, [job]))
         except Exception as exc:
-            if not job.done.done():
-                job.done.set_exception(exc)
+            _settle(job, error=exc)
         else:
-            if not job.done.done():
-                job.done.set_result(outcome)
+            _settle(job, outcome=outcome)
+
+
+def _settle(
+    job: _Job, *, outcome: Ingested | None = None, error: BaseException | None = None
+) -> None:
+    """Answer a job's caller once (it may have gone away meanwhile)."""
+    if job.done.done():
+        return
+    if error is not None:
+        job.done.set_exception(error)
+    else:
+        job.done.set_result(outcome)  # type: ignore[arg-type]
 
 
 async def _store(session: AsyncSession, batch: list[_Job]) -> list[Ingested]:

@@ -24,7 +24,7 @@ from relaydesk.customers.identities import Assurance, IdentityKey, identity_key
 from relaydesk.hub import Hub
 from relaydesk.ingest import IngestQueue
 from relaydesk.journeys.actions import Inbound, IngestResult, ingest_inbound, ingest_many
-from relaydesk.journeys.models import Message
+from relaydesk.journeys.models import Journey, Message
 
 WINDOW = timedelta(days=7)
 Spec = tuple[str, str, dict[str, str]]
@@ -44,6 +44,8 @@ def inbound(channel: str, external_id: str, who: dict[str, str]) -> InboundMessa
     if "handle" in who:
         key = identity_key("handle", who["handle"], scope=channel)
         trusted.append((key, Assurance.INTEGRATION.value))
+    if "twice" in who:  # a sender that lists its identities twice
+        trusted += trusted
     claims = (identity_key("email", who["claimed_email"]),) if "claimed_email" in who else ()
     return InboundMessage(
         channel=channel,
@@ -84,6 +86,9 @@ async def outcome(hub: Hub, results: list[IngestResult]) -> dict[str, Any]:
                 .order_by(Message.external_id)
             )
         ).all()
+        journeys = (
+            await session.execute(select(Journey.id, Journey.status, Journey.context))
+        ).all()
         events = Counter(
             (
                 await session.scalars(select(Event.name).where(Event.name.not_like("workspace.%")))
@@ -94,6 +99,10 @@ async def outcome(hub: Hub, results: list[IngestResult]) -> dict[str, Any]:
         "answers": answers,
         "stored": [(e, names.get(c, "?"), names.get(j, "?")) for e, c, j in stored],
         "events": events,
+        "journey_states": sorted(
+            (names.get(jid, "?"), status, sorted(context.items()))
+            for jid, status, context in journeys
+        ),
         "customers": len(state.live_customers),
         "merged": len(state.merged_customers),
         "journeys": len(state.journeys),
@@ -162,6 +171,10 @@ SCENARIOS: dict[str, tuple[list[Spec], list[Spec]]] = {
     "a name the customer did not have yet": (
         [("web", "n1", {"email": "bo@example.com"})],
         [("web", "n2", {"email": "bo@example.com", "name": "Bo"})],
+    ),
+    "an identity listed twice": (
+        [],
+        [("web", "d1", {**ADA, "twice": "yes"}), ("web", "d2", {**BO, "twice": "yes"})],
     ),
     "returning customer on another channel": (
         [("web", "r1o", ADA)],
@@ -259,3 +272,29 @@ async def test_a_follow_up_reopens_a_journey_waiting_on_the_customer(hub: Hub) -
     async with hub.db.read() as session:
         status = await session.scalar(select(Journey.status).where(Journey.id == first.journey_id))
     assert status == "open"
+
+
+async def test_a_follow_up_keeps_a_journey_pending_and_the_bots_facts(hub: Hub) -> None:
+    """The bulk follow-up writes status and context: what others changed before must stay."""
+    from sqlalchemy import update
+
+    from relaydesk.journeys.models import Journey
+
+    (first,) = await one_by_one(hub, [("web", "k1", ADA)])
+
+    async def company_investigates(session: Any) -> None:
+        await session.execute(
+            update(Journey).values(status="pending", context={"order_number": "77", "x": 1})
+        )
+
+    await hub.db.transaction(company_investigates)
+    (follow_up,) = await as_batch(hub, [("web", "k2o", ADA)])
+    assert follow_up.journey_id == first.journey_id
+    async with hub.db.read() as session:
+        journey = (
+            await session.execute(
+                select(Journey.status, Journey.context).where(Journey.id == first.journey_id)
+            )
+        ).one()
+    assert journey.status == "pending"
+    assert journey.context == {"order_number": "k2o", "x": 1}

@@ -186,13 +186,13 @@ async def create_customers(
     rows = [
         _identity_row(customer_id, key, assurance, sender.channel, now)
         for customer_id, sender in zip(ids, senders, strict=True)
-        for key, assurance in sender.trusted
+        for key, assurance in _distinct(sender.trusted)
     ]
     if rows:
         await session.execute(_INSERT_IDENTITY, rows)
     for customer_id, sender in zip(ids, senders, strict=True):
         await publish(session, CustomerCreated(customer_id=customer_id, channel=sender.channel))
-        for key, assurance in sender.trusted:
+        for key, assurance in _distinct(sender.trusted):
             await publish(
                 session,
                 IdentityLinked(
@@ -203,6 +203,19 @@ async def create_customers(
                 ),
             )
     return ids
+
+
+def _distinct(
+    trusted: Sequence[tuple[IdentityKey, str]],
+) -> list[tuple[IdentityKey, str]]:
+    """Each identity once (the first assurance given for it), as ``_link_missing`` links."""
+    seen: set[IdentityKey] = set()
+    distinct = []
+    for key, assurance in trusted:
+        if key not in seen:
+            seen.add(key)
+            distinct.append((key, assurance))
+    return distinct
 
 
 def _identity_row(

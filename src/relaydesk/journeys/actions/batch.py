@@ -97,7 +97,8 @@ async def ingest_many(
         results[index] = await ingest_one(
             session, items[index], journey_window, owners=split.owners if alone else None
         )
-    return [result for result in results if result is not None]
+    assert all(result is not None for result in results), "every message has its result"
+    return cast(list[IngestResult], results)
 
 
 @dataclass
@@ -213,9 +214,11 @@ async def _ingest_returning(
     session: AsyncSession, items: Sequence[Inbound], returning: dict[int, uuid.UUID]
 ) -> dict[int, IngestResult]:
     """Follow-ups of known customers into the open conversation (same channel and thread) of
-    their active journey. The customers are locked first, as the one-message path does; a
-    message whose customer was merged away, has no active journey or no such conversation,
-    or whose name would be filled in, is left to that path."""
+    their active journey. The customers are locked first, as the one-message path does, then
+    the journeys and conversations written (so nobody's change between the read and the
+    write is put back). A message with no active journey or no such conversation, or whose
+    name would be filled in, is left to that path; so is the whole step when a customer was
+    merged away meanwhile (its messages must keep their order with the survivor's)."""
     customers = {
         row.id: row
         for row in await session.execute(
@@ -225,6 +228,8 @@ async def _ingest_returning(
             .with_for_update()
         )
     }
+    if any(row.merged_into_id is not None for row in customers.values()):
+        return {}
     # A customer with a survey waiting may be answering it (outreach claims those messages).
     from relaydesk.outreach.actions.claims import surveyed_customers
 
@@ -233,7 +238,6 @@ async def _ingest_returning(
         index: customer_id
         for index, customer_id in returning.items()
         if (row := customers.get(customer_id)) is not None
-        and row.merged_into_id is None
         and customer_id not in surveyed
         and (row.name is not None or not items[index].message.sender.name)
     }
@@ -247,16 +251,20 @@ async def _ingest_returning(
             _JOURNEYS.c.status.in_(ACTIVE_JOURNEY_STATUSES),
         )
         .order_by(_JOURNEYS.c.last_activity_at.desc(), _JOURNEYS.c.id.desc())
+        .with_for_update()
     ):
         journeys.setdefault(row.customer_id, row)  # the most recent active one
     if not journeys:
         return {}
     conversations: dict[tuple[uuid.UUID, uuid.UUID, str], Any] = {}
     for row in await session.execute(
-        select(_CONVERSATIONS).where(
+        select(_CONVERSATIONS)
+        .where(
             _CONVERSATIONS.c.journey_id.in_([j.id for j in journeys.values()]),
             _CONVERSATIONS.c.status == ConversationStatus.OPEN.value,
         )
+        .order_by(_CONVERSATIONS.c.id)
+        .with_for_update()
     ):
         conversations[(row.journey_id, row.channel_id, row.thread_key)] = row
     now = clock.now()
