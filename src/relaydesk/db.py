@@ -345,14 +345,21 @@ class Database:
                 pool_size=1,
                 max_overflow=0,
                 pool_timeout=120,
+                hide_parameters=True,
                 connect_args={"check_same_thread": False, "factory": _LoopConnection},
             )
             _configure_sqlite(writer, immediate=True, on_loop=True)
-            reader = create_async_engine(async_url, pool_size=pool_size, max_overflow=0)
+            reader = create_async_engine(
+                async_url, pool_size=pool_size, max_overflow=0, hide_parameters=True
+            )
             _configure_sqlite(reader, immediate=False)
         else:
             writer = create_async_engine(
-                async_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                async_url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                hide_parameters=True,  # statement parameters hold personal data: never log them
             )
             reader = writer
         return cls(

@@ -116,3 +116,14 @@ def test_fast_single_text_path_equals_sklearn(model):
         fast = model.classifier.proba_one(text)
         slow = model.classifier.predict_proba([text])[0]
         assert np.allclose(fast, slow, atol=1e-12), text
+
+
+def test_a_long_message_is_read_in_bounded_parts(model):
+    """A 40 KB "word" or a long email is understood from its start; an ask for a person or an
+    order number further in (within 8,000 characters) still counts; beyond that, not."""
+    story = "we ordered it last spring and nothing happened since. " * 40  # 2,200 characters
+    parsed = model.parse("x" * 40_000 + " " + story + "Order #48213. Can I talk to a person?")
+    assert parsed.human_request
+    assert any("48213" in str(e["value"]) for e in parsed.entities)
+    far = model.parse(story * 4 + "Can I talk to a person?")  # after 8,800 characters
+    assert not far.human_request

@@ -37,3 +37,12 @@ def test_normalise_for_model_is_redacted_and_folded():
         normalise_for_model("  Gdzie   jest   ZAMÓWIENIE? a@b.pl ")
         == "gdzie jest zamowienie? <email>"
     )
+
+
+def test_for_understanding_bounds_the_text_and_every_token():
+    from relaydesk.bot.text import MAX_TOKEN_CHARS, MAX_UNDERSTOOD_CHARS, for_understanding
+
+    assert for_understanding("x" * 50_000) == "x" * MAX_TOKEN_CHARS
+    bounded = for_understanding("where is my parcel " * 500)
+    assert len(bounded) <= MAX_UNDERSTOOD_CHARS and bounded.startswith("where is my parcel")
+    assert for_understanding("hi a@b.se", 10_000) == "hi a@b.se"

@@ -281,3 +281,18 @@ async def test_advanced_opt_out_type_wins(
     assert (await post_signed(anonymous, SMS_URL, fields)).status_code == 200
     customer = await customer_of(hub, "SM7a1c0d9e2b3f4a5c6d7e8f9012345678")
     assert (await consent(client, customer))["sms"]["status"] == "revoked"
+
+
+async def test_an_over_long_body_is_cut_to_the_limit_and_kept_whole_in_meta(
+    anonymous: httpx.AsyncClient, hub: Hub
+) -> None:
+    """A provider cannot be answered 413: the text is cut to RELAYDESK_MAX_TEXT_LENGTH like an
+    email's, and the whole body stays in ``meta.full_text``; a NUL is stored as U+FFFD."""
+    limit = hub.settings.max_text_length
+    body = "Where is my order?\u0000 " + "x" * (limit + 5_000)
+    await inbound_sms(anonymous, body=body, sid="SMlong")
+    text = await scalar(hub, "select text from messages")
+    meta = as_json(await scalar(hub, "select meta from messages"))
+    assert len(text) == limit and text.endswith("…")
+    assert text.startswith("Where is my order?\ufffd ")
+    assert meta["full_text"] == body.replace("\u0000", "\ufffd") and meta["cut"] is True

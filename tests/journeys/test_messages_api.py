@@ -350,3 +350,22 @@ async def test_sent_at_orders_the_timeline(client: httpx.AsyncClient) -> None:
     )
     assert naive.status_code == 422
     assert naive.json()["detail"][0]["field"] == "sent_at"
+
+
+async def test_nul_characters_are_stored_the_same_on_every_database(
+    client: httpx.AsyncClient,
+) -> None:
+    """PostgreSQL cannot store NUL in text or JSON; it becomes U+FFFD on both databases
+    instead of a 500 on one of them."""
+    body = message("nul-1", name="A\u0000da", text="x\u0000y") | {"context": {"k": "a\u0000b"}}
+    response = await client.post("/api/v1/messages", json=body)
+    assert response.status_code == 201, response.text
+    ids = response.json()
+    timeline = (await client.get(f"/api/v1/customers/{ids['customer_id']}/timeline")).json()
+    assert timeline["items"][0]["text"] == "x\ufffdy"
+    customer = (await client.get(f"/api/v1/customers/{ids['customer_id']}")).json()
+    assert customer["name"] == "A\ufffdda"
+    journey = (await client.get(f"/api/v1/journeys/{ids['journey_id']}")).json()
+    assert journey["context"]["k"] == "a\ufffdb"
+    again = await client.post("/api/v1/messages", json=body)
+    assert again.status_code == 200 and again.json()["duplicate"] is True

@@ -72,6 +72,15 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return JSONResponse({"error": "invalid_request", "detail": errors}, status_code=422)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        """A bug answers in JSON like every other error; the traceback is logged by the server
+        (statement parameters are hidden by the engines, so no personal data is in it)."""
+        return JSONResponse(
+            {"error": "internal_error", "detail": "unexpected error; see the server log"},
+            status_code=500,
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(

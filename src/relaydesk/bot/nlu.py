@@ -19,6 +19,7 @@ from relaydesk.bot.human_request import detect as detect_human_request
 from relaydesk.bot.language import SUPPORTED, detect_language
 from relaydesk.bot.pack import Pack
 from relaydesk.bot.sentiment import analyse
+from relaydesk.bot.text import MAX_HUMAN_REQUEST_CHARS, for_understanding
 
 OUT_OF_SCOPE = "__out_of_scope__"
 HUMAN_REQUEST = "human_request"
@@ -167,15 +168,17 @@ class NluModel:
         self, text: str, language: str | None = None, previous: Sequence[str] = ()
     ) -> ParseResult:
         """Understand one customer message; `previous` are the customer's earlier messages."""
+        whole, text = for_understanding(text, MAX_HUMAN_REQUEST_CHARS), for_understanding(text)
+        previous = [for_understanding(p) for p in previous]
         lang = self.detect_language(text, hint=language)
         intent, confidence, out_of_scope = self.classify(text)
         # The rules alone decide the handoff: the classifier, trained on "agent" words, also
         # scores "my travel agent booked it" high. An intent of human_request without the
         # flag means "mentions people"; the dialogue may offer a person rather than hand off.
-        wants_human = detect_human_request(text).requested
+        wants_human = detect_human_request(whole).requested
         if wants_human and intent in _NO_TOPIC and HUMAN_REQUEST in self.intents:
             intent, confidence, out_of_scope = HUMAN_REQUEST, max(confidence, 0.99), False
-        entities = [e.as_dict() for e in extract_entities(text, lang)]
+        entities = [e.as_dict() for e in extract_entities(whole, lang)]
         return ParseResult(
             language=lang,
             intent=intent,

@@ -25,6 +25,20 @@ CARD_RE = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 # Phone-like: optional +, 8+ digits possibly separated by spaces, dots, dashes, parentheses.
 PHONE_RE = re.compile(r"(?<![\w#-])\+?\(?\d[\d ().-]{6,}\d(?![\w-])")
 
+# The NLU reads a bounded text: a customer's request is in its first lines, and the patterns
+# above backtrack over a long run of word characters (a 32 KB "word" took seconds, holding
+# the event loop). Longer texts are still stored whole; only understanding is bounded.
+MAX_UNDERSTOOD_CHARS = 1_000
+# An explicit ask for a person is honoured wherever it is in a long message.
+MAX_HUMAN_REQUEST_CHARS = 8_000
+MAX_TOKEN_CHARS = 128
+_LONG_TOKEN = re.compile(rf"(\S{{{MAX_TOKEN_CHARS}}})\S+")
+
+
+def for_understanding(text: str, limit: int = MAX_UNDERSTOOD_CHARS) -> str:
+    """The part of a message the NLU reads: its start, with no token over 128 characters."""
+    return _LONG_TOKEN.sub(r"\1", text)[:limit]
+
 
 def fold(text: str) -> str:
     """Lower-case and strip diacritics, so 'Człowiek' and 'czlowiek' look the same."""

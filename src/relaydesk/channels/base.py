@@ -11,7 +11,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -55,6 +55,43 @@ class InboundMessage:
     thread_refs: tuple[str, ...] = ()
     """External ids of earlier messages this one answers (email In-Reply-To, References):
     it joins the conversation holding the first of them that is stored."""
+
+
+MAX_FULL_TEXT = 200_000
+"""Characters of an over-long text kept in ``meta.full_text``."""
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, tuple):
+        items = [_without_nul(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    if is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _without_nul(getattr(value, f.name)) for f in fields(value) if f.init}
+        return replace(value, **changes)
+    return value
+
+
+def storable(message: InboundMessage) -> InboundMessage:
+    """The message with NUL characters replaced (U+FFFD): PostgreSQL cannot store them in text
+    or JSON, and SQLite would, so both keep the same text. Everything else is unchanged."""
+    cleaned: InboundMessage = _without_nul(message)
+    return cleaned
+
+
+def capped(message: InboundMessage, limit: int) -> InboundMessage:
+    """A provider's over-long text cut to the hub's limit (``RELAYDESK_MAX_TEXT_LENGTH``), as
+    email does: the whole text stays in ``meta.full_text``. A provider cannot be told 413."""
+    if len(message.text) <= limit:
+        return message
+    cut = message.text[: limit - 1].rstrip() + "…"
+    full = message.text[:MAX_FULL_TEXT]
+    return replace(message, text=cut, meta={**message.meta, "full_text": full, "cut": True})
 
 
 @dataclass(frozen=True)

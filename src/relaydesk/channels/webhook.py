@@ -21,6 +21,7 @@ from relaydesk.channels.base import (
     SignatureError,
     WebhookReply,
     WebhookRequest,
+    capped,
 )
 from relaydesk.channels.models import Channel
 from relaydesk.channels.registry import build_adapter
@@ -112,8 +113,9 @@ async def receive_webhook(channel: str, request: Request, hub: HubDep) -> Respon
         log.warning("unreadable webhook on channel %s: %s", channel, type(exc).__name__)
         return _problem(400, "bad_payload", str(exc))
     config = await workspace_config(hub)
+    limit = hub.settings.max_text_length
     stored = await hub.ingest.submit(
-        [Inbound(row, message) for message in parsed.messages],
+        [Inbound(row, capped(message, limit)) for message in parsed.messages],
         journey_window=config.journey_window,
         finish=lambda s, results: finish_webhook(s, row, parsed, list(results)),
     )

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from relaydesk import clock
-from relaydesk.channels.base import InboundMessage
+from relaydesk.channels.base import InboundMessage, storable
 from relaydesk.channels.models import Channel
 from relaydesk.customers.actions import SenderIdentities, create_customers, identity_owners
 from relaydesk.customers.identities import IdentityKey
@@ -72,6 +72,7 @@ async def ingest_many(
     """``ingest_inbound`` for many messages in one transaction (results in their order)."""
     if not items:
         return []
+    items = [Inbound(item.channel, storable(item.message)) for item in items]
     results: list[IngestResult | None] = [None] * len(items)
     stored = await find_duplicates(session, list({item.key for item in items}))
     pending = []
