@@ -149,3 +149,53 @@ async def test_the_loop_keeps_running_while_another_process_holds_the_write_lock
         f"the loop stalled: {ticks} ticks in {time.monotonic() - started:.2f} s"
     )
     assert await scalar(hub, "select count(*) from api_tokens where name = 'waited'") == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u@h/db?sslmode=require", "postgresql+asyncpg://u@h/db?ssl=require"),
+        ("postgres://u@h/db?connect_timeout=5", "postgresql+asyncpg://u@h/db"),
+        ("postgresql://u@h/db?application_name=desk", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:///var/r.db", "sqlite+aiosqlite:///var/r.db"),
+    ],
+)
+def test_database_urls_people_copy_are_translated_for_the_driver(given: str, expected: str) -> None:
+    from relaydesk.db import normalize_database_url
+
+    assert normalize_database_url(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ("sqlite://", "in-memory SQLite"),
+        ("sqlite:///:memory:", "in-memory SQLite"),
+        ("postgresql://u@h/db?sslmode=sometimes", "sslmode must be one of"),
+        ("postgresql://u@h/db?gssencmode=prefer", "unsupported parameter 'gssencmode'"),
+        ("postgresql://u@h/db?connect_timeout=soon", "connect_timeout must be a number"),
+        ("mysql://u@h/db", "unsupported database 'mysql'"),
+    ],
+)
+def test_database_urls_that_cannot_work_are_refused_with_the_reason(
+    given: str, problem: str
+) -> None:
+    from relaydesk.db import normalize_database_url
+
+    with pytest.raises(ValueError, match=problem):
+        normalize_database_url(given)
+
+
+async def test_libpq_parameters_connect_to_postgresql(postgres_template: str) -> None:
+    from sqlalchemy import text
+
+    from relaydesk.db import Database
+
+    url = postgres_template + "?sslmode=disable&application_name=relaydesk-test&connect_timeout=5"
+    db = Database.connect(url)
+    try:
+        async with db.read() as session:
+            name = await session.scalar(text("select current_setting('application_name')"))
+        assert name == "relaydesk-test"
+    finally:
+        await db.dispose()

@@ -13,6 +13,7 @@ from typing import Annotated, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import migrate
@@ -55,7 +56,7 @@ DatabaseUrl = Annotated[
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -66,9 +67,14 @@ def load_settings(database_url: str | None, **overrides: object) -> Settings:
     try:
         return Settings(**values)  # type: ignore[arg-type]
     except ValidationError as exc:
+
+        def source(loc: tuple[str | int, ...]) -> str:
+            if loc == ("database_url",) and database_url is not None:
+                return "--database-url (or RELAYDESK_DATABASE_URL)"
+            return f"RELAYDESK_{'_'.join(str(p) for p in loc).upper()}"
+
         problems = "; ".join(
-            f"RELAYDESK_{'_'.join(str(p) for p in e['loc']).upper()}: "
-            f"{str(e['msg']).removeprefix('Value error, ')}"
+            f"{source(e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
             for e in exc.errors(include_url=False)
         )
         raise fail(f"bad configuration: {problems}") from None
@@ -175,7 +181,7 @@ def _apply(settings: Settings, path: Path, *, dry_run: bool, quiet: bool) -> Non
         loaded = load_workspace_file(path)
     except WorkspaceFileError as exc:
         for line in exc.lines():
-            err.print(f"[bold red]error:[/] {line}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(line)}", highlight=False)
         raise typer.Exit(1) from None
 
     class _DryRun(Exception):
@@ -204,7 +210,7 @@ def _apply(settings: Settings, path: Path, *, dry_run: bool, quiet: bool) -> Non
         report = run(go)
     except WorkspaceFileError as exc:
         for line in exc.lines():
-            err.print(f"[bold red]error:[/] {line}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(line)}", highlight=False)
         raise typer.Exit(1) from None
     out = Console()
     if not quiet:
@@ -272,7 +278,7 @@ def token_revoke(name: str, database_url: DatabaseUrl = None) -> None:
 
     if not run(go):
         raise fail(f"no active token named {name!r}")
-    err.print(f"revoked {name}")
+    err.print(f"revoked {escape(name)}")
 
 
 @token_app.command("list")

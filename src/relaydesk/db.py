@@ -92,21 +92,78 @@ def new_id() -> uuid.UUID:
     return uuid.UUID(bytes=uuid_utils.uuid7().bytes)
 
 
+# libpq URL parameters operators write, and what asyncpg calls them.
+_LIBPQ_TO_ASYNCPG = {"sslmode": "ssl", "connect_timeout": "timeout"}
+_ASYNCPG_QUERY = {"ssl", "target_session_attrs"}
+_KEYWORD_ONLY = {"application_name", "connect_timeout", "timeout", "command_timeout"}
+"""Parameters asyncpg takes only as typed keywords: passed by ``connect_args``."""
+_SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+
 def normalize_database_url(url: str) -> str:
-    """Accept plain ``sqlite:///path`` / ``postgresql://...`` and pick the async driver."""
+    """Accept plain ``sqlite:///path`` / ``postgresql://...`` and pick the async driver.
+
+    PostgreSQL URLs may carry the libpq parameters people copy from their provider
+    (``sslmode``, ``connect_timeout``, ``application_name``, ...): they are translated for
+    asyncpg (``application_name`` goes to the server settings, see ``connect_args``).
+    """
     try:
         parsed = make_url(url)
     except Exception as exc:
         raise ValueError(f"not a database URL: {url!r}") from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed):
+            raise ValueError(
+                "an in-memory SQLite database cannot be shared by the hub's connections and "
+                "processes: give a file, e.g. sqlite:///var/relaydesk.db"
+            )
         return str(parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False))
     if backend in ("postgresql", "postgres"):
-        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+        translated: dict[str, str | tuple[str, ...]] = {}
+        for key, value in parsed.query.items():
+            if key in _KEYWORD_ONLY:
+                if key != "application_name" and not _is_seconds(value):
+                    raise ValueError(f"{key} must be a number of seconds, not {value!r}")
+                continue
+            name = _LIBPQ_TO_ASYNCPG.get(key, key)
+            if name not in _ASYNCPG_QUERY:
+                raise ValueError(
+                    f"unsupported parameter {key!r} in the database URL (supported: sslmode, "
+                    "connect_timeout, application_name, target_session_attrs, command_timeout)"
+                )
+            if name == "ssl" and value not in _SSL_MODES:
+                raise ValueError(f"sslmode must be one of {', '.join(sorted(_SSL_MODES))}")
+            translated[name] = value
+        async_url = parsed.set(drivername="postgresql+asyncpg", query=translated)
+        return async_url.render_as_string(hide_password=False)
     raise ValueError(
         f"unsupported database {backend!r}: use sqlite:///path/to/file.db or "
         "postgresql://user@host/dbname"
     )
+
+
+def _is_seconds(value: object) -> bool:
+    try:
+        return float(str(value)) > 0
+    except ValueError:
+        return False
+
+
+def connect_args(url: str) -> dict[str, Any]:
+    """Driver arguments a URL carries that asyncpg takes only as typed keywords."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        return {}
+    query = parsed.query
+    args: dict[str, Any] = {}
+    if name := query.get("application_name"):
+        args["server_settings"] = {"application_name": str(name)}
+    if seconds := query.get("connect_timeout") or query.get("timeout"):
+        args["timeout"] = float(str(seconds))
+    if seconds := query.get("command_timeout"):
+        args["command_timeout"] = float(str(seconds))
+    return args
 
 
 class SQLiteOnLoopDialect(SQLiteDialect_pysqlite):
@@ -360,6 +417,7 @@ class Database:
                 max_overflow=pool_size,
                 pool_pre_ping=True,
                 hide_parameters=True,  # statement parameters hold personal data: never log them
+                connect_args=connect_args(url),
             )
             reader = writer
         return cls(

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import relaydesk.models  # noqa: F401  (registers every table)
-from relaydesk.db import metadata, normalize_database_url
+from relaydesk.db import connect_args, metadata, normalize_database_url
 
 config = context.config
 
@@ -26,8 +26,10 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    url = normalize_database_url(config.get_main_option("sqlalchemy.url") or "")
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    given = config.get_main_option("sqlalchemy.url") or ""
+    engine = create_async_engine(
+        normalize_database_url(given), poolclass=pool.NullPool, connect_args=connect_args(given)
+    )
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()
