@@ -148,6 +148,8 @@ class EnsembleClassifier:
 
 
 def make_classifier(backend: str, c: float = 1.0) -> TextClassifier | EnsembleClassifier:
+    """The intent classifier of ``backend``; ``c`` is the TF-IDF backend's SVM C (the ensemble
+    uses the C values chosen on its validation split)."""
     if backend == "tfidf":
         return TextClassifier(c=c)
     if backend == "ensemble":
