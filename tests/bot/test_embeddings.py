@@ -46,3 +46,16 @@ def test_the_ensemble_learns_pack_intents_in_several_languages(pack: Pack) -> No
     assert abs(float(single.max()) - float(probs.max())) < 1e-4  # one text = the batch path
     again = pickle.loads(pickle.dumps(model))  # the embedder is process-wide, not pickled
     assert again.classify("I can't log in to my account")[0] == "account_access"
+
+
+@NEEDS_EXTRA
+def test_the_ensemble_scores_out_of_scope_in_embedding_space(pack: Pack) -> None:
+    intents = ("order_status", "cancel_subscription", "account_access")
+    examples = {iid: {"en": pack.examples[iid]["en"][:12]} for iid in intents}
+    model = NluModel.train(examples, backend="ensemble", out_of_scope_threshold=0.0)
+    seen = examples["order_status"]["en"][0]
+    probs, scores = model.classifier.scored([seen, "what's the weather like in Oslo"])
+    assert scores[0] > probs[0].max()  # a training example is its own nearest neighbour
+    assert scores[1] < scores[0]
+    single = model.classifier.scored_one("what's the weather like in Oslo")
+    assert abs(single[1] - float(scores[1])) < 1e-4

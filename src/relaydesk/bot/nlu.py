@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from relaydesk.bot.classifier import TextClassifier
 from relaydesk.bot.embeddings import EnsembleClassifier, make_classifier
 from relaydesk.bot.entities import extract_entities
@@ -136,33 +138,31 @@ class NluModel:
         return detect_language(text, hint=hint, prior=prior).language
 
     def classify(self, text: str) -> tuple[str | None, float, bool]:
-        """(intent or None, confidence, out_of_scope) from the classifier alone."""
-        ranked = self.classifier.ranked(text, top=2)
-        label, prob = ranked[0]
-        if label == OUT_OF_SCOPE:
-            runner = ranked[1][1] if len(ranked) > 1 else 0.0
-            return None, round(runner, 4), True
-        if prob < self.out_of_scope_threshold:
-            return None, round(prob, 4), True
-        return label, round(prob, 4), False
+        """(intent or None, confidence, out_of_scope) from the classifier alone.
+
+        Out of scope: the off-topic class wins, or the in-scope score (top probability
+        averaged with the similarity to the nearest training example of that intent) is
+        under the threshold. ``confidence`` stays the top probability.
+        """
+        probs, score = self.classifier.scored_one(text)
+        return self._decide(probs, score)
 
     def classify_batch(self, texts: Sequence[str]) -> list[tuple[str | None, float, bool]]:
         """`classify` for many texts at once (evaluation); same decisions, one matrix."""
-        probs = self.classifier.predict_proba(texts)
+        probs, scores = self.classifier.scored(texts)
+        return [self._decide(row, float(score)) for row, score in zip(probs, scores, strict=True)]
+
+    def _decide(self, probs: np.ndarray, score: float) -> tuple[str | None, float, bool]:
         labels = self.classifier.labels
-        oos = labels.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in labels else -1
-        out: list[tuple[str | None, float, bool]] = []
-        for row in probs:
-            order = row.argsort()[::-1]
-            top = int(order[0])
-            if top == oos:
-                runner = float(row[order[1]]) if len(order) > 1 else 0.0
-                out.append((None, round(runner, 4), True))
-            elif row[top] < self.out_of_scope_threshold:
-                out.append((None, round(float(row[top]), 4), True))
-            else:
-                out.append((labels[top], round(float(row[top]), 4), False))
-        return out
+        order = probs.argsort()[::-1]
+        top = int(order[0])
+        if labels[top] == OUT_OF_SCOPE:
+            runner = float(probs[order[1]]) if len(order) > 1 else 0.0
+            return None, round(runner, 4), True
+        confidence = round(float(probs[top]), 4)
+        if score < self.out_of_scope_threshold:
+            return None, confidence, True
+        return labels[top], confidence, False
 
     def parse(
         self, text: str, language: str | None = None, previous: Sequence[str] = ()
