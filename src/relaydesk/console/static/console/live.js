@@ -49,6 +49,8 @@ async function refresh() {
   swap(fresh, "desk-load");
   if (kind === "journey") swap(fresh, "timeline-region");
   if (kind === "supervisor") swap(fresh, "floor-region");
+  // Let other modules (countdown.js) update what was just swapped in, without a blank tick.
+  document.dispatchEvent(new CustomEvent("console:swapped"));
 }
 
 function relevant(event) {
