@@ -156,20 +156,18 @@ def intent_of() -> ColumnElement[str]:
     return intent
 
 
-def _clock_where(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-    """Some SLA clock of the journey meets ``conditions`` (the clocks' key leads with the
-    journey id, so this is an index look-up per journey)."""
-    return exists(select(SlaClock.journey_id).where(SlaClock.journey_id == Journey.id, *conditions))
-
-
 def sla_condition(risk: str, now: datetime) -> ColumnElement[bool]:
     """Each journey is in exactly one: breached (a clock breached or past due), at risk (a
     running clock past its warning time, or due within ``AT_RISK_WITHIN`` when it has
-    none), else on track (including journeys no SLA clock runs for)."""
-    breached = _clock_where(
+    none), else on track (including journeys no SLA clock runs for).
+
+    The clocks are selected first (``ix_sla_clocks_status_due``), once per query, rather
+    than probed per journey: a rare state then costs a look-up, not a scan of the inbox.
+    """
+    breached = select(SlaClock.journey_id).where(
         or_(SlaClock.status == "breached", and_(SlaClock.status == "due", SlaClock.due_at <= now))
     )
-    at_risk = _clock_where(
+    at_risk = select(SlaClock.journey_id).where(
         SlaClock.status == "due",
         SlaClock.due_at > now,
         or_(
@@ -178,10 +176,10 @@ def sla_condition(risk: str, now: datetime) -> ColumnElement[bool]:
         ),
     )
     if risk == "breached":
-        return breached
+        return Journey.id.in_(breached)
     if risk == "at_risk":
-        return and_(~breached, at_risk)
-    return and_(~breached, ~at_risk)
+        return and_(Journey.id.in_(at_risk), Journey.id.not_in(breached))
+    return and_(Journey.id.not_in(breached), Journey.id.not_in(at_risk))
 
 
 def _filtered(user: ConsoleUser, filters: InboxFilters) -> Select[uuid.UUID]:

@@ -1,4 +1,4 @@
-"""console inbox: per-agent read markers (unread journeys in the inbox)
+"""console inbox: per-agent read markers (unread journeys); SLA clocks by status and due time
 
 Revision ID: 0016
 Revises: 0015
@@ -38,7 +38,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("agent_id", "journey_id", name=op.f("pk_console_read_markers")),
     )
+    with op.batch_alter_table("sla_clocks", schema=None) as batch_op:
+        batch_op.create_index("ix_sla_clocks_status_due", ["status", "due_at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sla_clocks", schema=None) as batch_op:
+        batch_op.drop_index("ix_sla_clocks_status_due")
     op.drop_table("console_read_markers")
