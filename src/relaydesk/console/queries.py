@@ -369,6 +369,20 @@ def _intent(handoff: dict[str, Any] | None) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+async def open_journey_of(session: AsyncSession, customer_id: uuid.UUID) -> uuid.UUID | None:
+    """The customer's latest open, waiting or pending journey (``ix_journeys_customer_status``)."""
+    journey_id: uuid.UUID | None = await session.scalar(
+        select(Journey.id)
+        .where(
+            Journey.customer_id == customer_id,
+            Journey.status.in_(("open", "waiting", "pending")),
+        )
+        .order_by(Journey.last_activity_at.desc())
+        .limit(1)
+    )
+    return journey_id
+
+
 async def channel_names(session: AsyncSession) -> list[str]:
     return list((await session.scalars(select(Channel.name).order_by(Channel.name))).all())
 
