@@ -181,7 +181,7 @@ async def test_handoff_and_routing_cards_when_the_journey_has_them(
     assert "Handed over by the bot" in text
     assert "Order 1042 late; customer asked for a person" in text
     assert "asked for human" in text and "order_status (91%)" in text
-    assert "order number</dt><dd>1042" in text and "label negative, score -0.4" in text
+    assert "order number</dt><dd>1042" in text and "Negative (score -0.40)" in text
     assert "churn_risk" in text and "Where is my parcel?" in text
     assert "Why it was routed here" in text and "412.5 EUR" in text
     assert "Gold customer with a late order: straight to a person." in text and "high value" in text

@@ -10,10 +10,13 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaydesk import clock
 from relaydesk.console import auth
 from relaydesk.console.auth import ConsoleUser, UserDep
+from relaydesk.console.context import configured_providers, gather_context
 from relaydesk.console.queries import JourneyPage, journey_page
 from relaydesk.console.rendering import render
+from relaydesk.console.unread import seen
 from relaydesk.console.visibility import may_see
 from relaydesk.console.workload import PRESENCES, desk
 from relaydesk.hub import Hub
@@ -136,9 +139,11 @@ def _render(user: ConsoleUser, page: JourneyPage, status: int = 200, **extra: An
 async def journey_page_route(
     journey_id: str, request: Request, user: UserDep, sent: str | None = None
 ) -> Response:
+    seen_at = clock.now()
     loaded = await _load(_hub(request), parse_journey_id(journey_id), user)
     if isinstance(loaded, RedirectResponse):
         return loaded
+    await seen(_hub(request), user, loaded.journey.id, seen_at)
     notice = {
         "reply": "Reply queued for delivery.",
         "resolved": "Journey resolved.",
@@ -146,8 +151,12 @@ async def journey_page_route(
     }.get(sent or "")
     async with _hub(request).db.read() as session:
         mine = await desk(session, user.agent_id)
+        providers = await configured_providers(session, _hub(request).http)
+    context = await gather_context(providers, loaded.customer)
     here = f"/console/journeys/{loaded.journey.id}"
-    return _render(user, loaded, notice=notice, desk=mine, presences=PRESENCES, here=here)
+    return _render(
+        user, loaded, notice=notice, desk=mine, presences=PRESENCES, here=here, context=context
+    )
 
 
 @router.post("/journeys/{journey_id}/reply")

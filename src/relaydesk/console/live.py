@@ -4,6 +4,8 @@ Only the event type and the journey id go down the socket (no personal data); th
 re-reads what it shows through the same authenticated routes. An agent's socket carries
 only the journeys the agent may see (console/visibility.py), or saw on this socket before
 (so a journey taken away still refreshes the page that shows it); supervisors get all.
+A web chat customer's typing becomes ``{"type": "typing", "journey_id", "on"}`` for the
+customer's open journey, under the same rule (never the customer id or the text).
 The session cookie authenticates the handshake, and the Origin must be this hub (no
 cross-site hijacking).
 """
@@ -22,6 +24,7 @@ from fastapi.responses import JSONResponse
 
 from relaydesk.console import auth
 from relaydesk.console.auth import ConsoleUser
+from relaydesk.console.queries import open_journey_of
 from relaydesk.console.visibility import may_see, visible_now
 from relaydesk.hub import Hub
 from relaydesk.journeys.listeners import LIVE_TOPIC
@@ -53,10 +56,53 @@ async def _deny(websocket: WebSocket, status: int, error: str, detail: str) -> N
         await websocket.close(code=1008)
 
 
+TYPING = "webchat.typing"
+TYPING_JOURNEY_TTL = 30.0
+"""Seconds a socket remembers which journey a typing customer is on."""
+
+
 def _frame(message: dict[str, Any]) -> dict[str, Any]:
     if message.get("type") == RESYNC["type"]:
         return {"type": "resync"}
+    if message.get("type") == TYPING:
+        return {
+            "type": "typing",
+            "journey_id": message.get("journey_id"),
+            "on": bool(message.get("on")),
+        }
     return {"type": str(message.get("type", "")), "journey_id": message.get("journey_id")}
+
+
+class TypingJourneys:
+    """The web chat says which *customer* is typing; the console needs the journey. The
+    customer's open journey is looked up once per customer and remembered briefly."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.known: dict[uuid.UUID, tuple[float, uuid.UUID | None]] = {}
+
+    async def journey_of(self, customer_id: uuid.UUID) -> uuid.UUID | None:
+        now = asyncio.get_running_loop().time()
+        hit = self.known.get(customer_id)
+        if hit is not None and now - hit[0] < TYPING_JOURNEY_TTL:
+            return hit[1]
+        async with self.hub.db.read() as session:
+            found = await open_journey_of(session, customer_id)
+        if len(self.known) > 1000:
+            self.known.clear()
+        self.known[customer_id] = (now, found)
+        return found
+
+    async def resolve(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """A typing event with its journey id (and without the customer), or None."""
+        try:
+            customer_id = uuid.UUID(str(message.get("customer_id")))
+        except ValueError:
+            return None
+        journey_id = await self.journey_of(customer_id)
+        if journey_id is None:
+            return None
+        return {"type": TYPING, "journey_id": str(journey_id), "on": bool(message.get("on"))}
 
 
 class Gate:
@@ -105,6 +151,7 @@ async def console_socket(websocket: WebSocket) -> None:
         return
     cookie = websocket.cookies.get(auth.SESSION_COOKIE)
     gate = Gate(hub, user)
+    typing = TypingJourneys(hub)
     await gate.seed()
     async with hub.broadcast.subscribe(LIVE_TOPIC) as queue:
         await websocket.accept()
@@ -119,6 +166,11 @@ async def console_socket(websocket: WebSocket) -> None:
                         await websocket.close(code=CLOSE_SIGNED_OUT)
                         return
                     continue
+                if message.get("type") == TYPING:
+                    resolved = await typing.resolve(message)
+                    if resolved is None:
+                        continue
+                    message = resolved
                 if await gate.allows(message):
                     await websocket.send_json(_frame(message))
 

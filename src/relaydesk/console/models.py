@@ -37,3 +37,17 @@ class SignInFailure(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     key: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]
+
+
+class ReadMarker(Base):
+    """When an agent last opened a journey: customer messages received later are unread."""
+
+    __tablename__ = "console_read_markers"
+
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    journey_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("journeys.id", ondelete="CASCADE"), primary_key=True
+    )
+    read_at: Mapped[datetime]

@@ -20,7 +20,7 @@ from relaydesk.console.auth import UserDep
 from relaydesk.console.composer import router as composer_router
 from relaydesk.console.live import router as live_router
 from relaydesk.console.offers import router as offers_router
-from relaydesk.console.queries import InboxFilters, channel_names, inbox
+from relaydesk.console.queries import SLA_LABELS, STATUSES, InboxFilters, channel_names, inbox
 from relaydesk.console.rendering import ASSETS, STATIC, assets_version, render
 from relaydesk.console.supervisor import router as supervisor_router
 from relaydesk.console.workload import PRESENCES, desk, offers_for
@@ -115,13 +115,15 @@ async def inbox_page(
     view: str | None = None,
     channel: str | None = None,
     status: str | None = None,
+    intent: str | None = None,
+    sla: str | None = None,
     offer: str | None = None,
 ) -> Response:
     hub = _hub(request)
-    filters = InboxFilters.parse(user, view, channel, status)
     async with hub.db.read() as session:
-        rows = await inbox(session, user, filters)
         channels = await channel_names(session)
+        filters = InboxFilters.parse(user, view, channel, status, intent, sla, channels=channels)
+        rows = await inbox(session, user, filters)
         mine = await desk(session, user.agent_id)
         offers = await offers_for(session, user.agent_id, clock.now())
     return render(
@@ -135,7 +137,8 @@ async def inbox_page(
         here=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
         filters=filters,
         channels=channels,
-        statuses=("active", "open", "waiting", "pending", "resolved", "any"),
+        statuses=STATUSES,
+        sla_labels=SLA_LABELS,
     )
 
 

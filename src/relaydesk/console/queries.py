@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaydesk import clock
 from relaydesk.agents.models import Agent, Team, agent_teams
 from relaydesk.channels.models import Channel
 from relaydesk.console.auth import ConsoleUser
+from relaydesk.console.models import ReadMarker
 from relaydesk.customers.models import Customer
 from relaydesk.customers.queries import customer_view
 from relaydesk.customers.schemas import CustomerOut
@@ -20,9 +25,15 @@ from relaydesk.journeys.models import Conversation, Journey, Message
 from relaydesk.journeys.queries import journey_view
 from relaydesk.journeys.schemas import JourneyOut
 from relaydesk.routing.models import QueueEntryRow
+from relaydesk.sla.models import SlaClock
 
 VIEWS = ("mine", "queue", "all")
 STATUSES = ("active", "open", "waiting", "pending", "resolved", "any")
+SLA_RISKS = ("on_track", "at_risk", "breached")
+SLA_LABELS = {"on_track": "On track", "at_risk": "At risk", "breached": "Breached"}
+AT_RISK_WITHIN = timedelta(minutes=15)
+"""A running clock with no warning escalation is at risk this close to its due time."""
+INTENT = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 INBOX_LIMIT = 100
 TIMELINE_LIMIT = 300
 EXCERPT = 140
@@ -30,23 +41,73 @@ EXCERPT = 140
 
 @dataclass(frozen=True)
 class InboxFilters:
+    """What the inbox shows; every filter lives in the URL's query, so links and live
+    refreshes (which re-read the same URL) keep it."""
+
     view: str = "mine"
     channel: str | None = None
     status: str = "active"
+    intent: str | None = None
+    sla: str | None = None
+    problems: tuple[str, ...] = ()
+    """Values that were not understood and were ignored, in words for the page."""
 
     @classmethod
     def parse(
-        cls, user: ConsoleUser, view: str | None, channel: str | None, status: str | None
+        cls,
+        user: ConsoleUser,
+        view: str | None = None,
+        channel: str | None = None,
+        status: str | None = None,
+        intent: str | None = None,
+        sla: str | None = None,
+        *,
+        channels: Sequence[str] = (),
     ) -> InboxFilters:
-        """Unknown values fall back to the defaults; only supervisors and admins see all."""
-        chosen = view if view in VIEWS else "mine"
-        if chosen == "all" and not user.sees_everything:
+        """Unknown values fall back to the defaults (and say so); only supervisors and
+        admins see all. ``channels``, when given, are the names a channel must be one of."""
+        problems: list[str] = []
+        chosen = view or "mine"
+        if chosen not in VIEWS:
+            problems.append(f"Unknown view {_shown(chosen)}: showing your journeys.")
             chosen = "mine"
+        if chosen == "all" and not user.sees_everything:
+            problems.append("Only supervisors and admins see all journeys: showing yours.")
+            chosen = "mine"
+        if channel and (len(channel) > 100 or (channels and channel not in channels)):
+            problems.append(f"No channel named {_shown(channel)}: showing every channel.")
+            channel = None
+        if status and status not in STATUSES:
+            problems.append(f"Unknown status {_shown(status)}: showing active journeys.")
+            status = None
+        if intent and not INTENT.match(intent):
+            problems.append(
+                f"{_shown(intent)} is not an intent name (lower case, digits, _ . -): ignored."
+            )
+            intent = None
+        if sla and sla not in SLA_RISKS:
+            problems.append(
+                f"Unknown SLA risk {_shown(sla)} (use on_track, at_risk or breached): ignored."
+            )
+            sla = None
         return cls(
             view=chosen,
-            channel=(channel or None) if channel and len(channel) <= 100 else None,
-            status=status if status in STATUSES else "active",
+            channel=channel or None,
+            status=status or "active",
+            intent=intent or None,
+            sla=sla or None,
+            problems=tuple(problems),
         )
+
+    def query(self) -> str:
+        """These filters as a URL query (for links that keep them)."""
+        values = {"view": self.view, "channel": self.channel, "status": self.status}
+        values |= {"intent": self.intent, "sla": self.sla}
+        return urlencode({k: v for k, v in values.items() if v})
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:39] + "…")
 
 
 @dataclass(frozen=True)
@@ -61,6 +122,11 @@ class InboxRow:
     owner_name: str | None
     waiting_since: datetime | None
     last_activity_at: datetime
+    intent: str | None = None
+    sla_risk: str | None = None
+    """on_track | at_risk | breached, or None when no SLA clock runs."""
+    unread: bool = False
+    """A customer message arrived after this agent last opened the journey."""
 
 
 def for_my_teams(agent_id: uuid.UUID) -> ColumnElement[bool]:
@@ -84,6 +150,38 @@ def for_my_teams(agent_id: uuid.UUID) -> ColumnElement[bool]:
     )
 
 
+def intent_of() -> ColumnElement[str]:
+    """The intent the bot handed over with (``journeys.handoff.intent``)."""
+    intent: ColumnElement[str] = Journey.handoff["intent"].as_string()
+    return intent
+
+
+def sla_condition(risk: str, now: datetime) -> ColumnElement[bool]:
+    """Each journey is in exactly one: breached (a clock breached or past due), at risk (a
+    running clock past its warning time, or due within ``AT_RISK_WITHIN`` when it has
+    none), else on track (including journeys no SLA clock runs for).
+
+    The clocks are selected first (``ix_sla_clocks_status_due``), once per query, rather
+    than probed per journey: a rare state then costs a look-up, not a scan of the inbox.
+    """
+    breached = select(SlaClock.journey_id).where(
+        or_(SlaClock.status == "breached", and_(SlaClock.status == "due", SlaClock.due_at <= now))
+    )
+    at_risk = select(SlaClock.journey_id).where(
+        SlaClock.status == "due",
+        SlaClock.due_at > now,
+        or_(
+            SlaClock.warn_at <= now,
+            and_(SlaClock.warn_at.is_(None), SlaClock.due_at <= now + AT_RISK_WITHIN),
+        ),
+    )
+    if risk == "breached":
+        return Journey.id.in_(breached)
+    if risk == "at_risk":
+        return and_(Journey.id.in_(at_risk), Journey.id.not_in(breached))
+    return and_(Journey.id.not_in(breached), Journey.id.not_in(at_risk))
+
+
 def _filtered(user: ConsoleUser, filters: InboxFilters) -> Select[uuid.UUID]:
     """The ids of the journeys in view, newest activity first (joins come after the limit)."""
     query = select(Journey.id).where(Journey.status != "combined")
@@ -105,7 +203,71 @@ def _filtered(user: ConsoleUser, filters: InboxFilters) -> Select[uuid.UUID]:
                 .where(Conversation.journey_id == Journey.id, Channel.name == filters.channel)
             )
         )
+    if filters.intent:
+        query = query.where(intent_of() == filters.intent)
+    if filters.sla:
+        query = query.where(sla_condition(filters.sla, clock.now()))
     return query.order_by(Journey.last_activity_at.desc(), Journey.id.desc())
+
+
+async def sla_risks(
+    session: AsyncSession, journey_ids: list[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, str]:
+    """The SLA risk of each journey that has a running or breached clock (see
+    ``sla_condition``, which this mirrors for the rows on screen)."""
+    rows = await session.execute(
+        select(SlaClock.journey_id, SlaClock.status, SlaClock.due_at, SlaClock.warn_at).where(
+            SlaClock.journey_id.in_(journey_ids), SlaClock.status.in_(("due", "breached"))
+        )
+    )
+    rank = {"on_track": 0, "at_risk": 1, "breached": 2}
+    found: dict[uuid.UUID, str] = {}
+    for journey_id, status, due_at, warn_at in rows:
+        if status == "breached" or (due_at is not None and due_at <= now):
+            risk = "breached"
+        elif due_at is None:
+            continue  # paused
+        elif (warn_at is not None and warn_at <= now) or (
+            warn_at is None and due_at <= now + AT_RISK_WITHIN
+        ):
+            risk = "at_risk"
+        else:
+            risk = "on_track"
+        if journey_id not in found or rank[risk] > rank[found[journey_id]]:
+            found[journey_id] = risk
+    return found
+
+
+async def unread_among(
+    session: AsyncSession, agent_id: uuid.UUID, journey_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """The journeys with a customer message received after the agent last opened them
+    (or never opened, with any customer message)."""
+    latest: dict[uuid.UUID, datetime] = {
+        row.journey_id: row.at
+        for row in (
+            await session.execute(
+                select(Message.journey_id, func.max(Message.received_at).label("at"))
+                .where(
+                    Message.journey_id.in_(journey_ids),
+                    Message.direction == "inbound",
+                    Message.author_type == "customer",
+                )
+                .group_by(Message.journey_id)
+            )
+        )
+    }
+    if not latest:
+        return set()
+    read: dict[uuid.UUID, datetime] = {
+        row.journey_id: row.read_at
+        for row in await session.execute(
+            select(ReadMarker.journey_id, ReadMarker.read_at).where(
+                ReadMarker.agent_id == agent_id, ReadMarker.journey_id.in_(list(latest))
+            )
+        )
+    }
+    return {j for j, at in latest.items() if j not in read or at > read[j]}
 
 
 async def channels_of(
@@ -175,6 +337,8 @@ async def inbox(
     rows = [found[i] for i in ids if i in found]
     channels = await channels_of(session, ids)
     last = await _last_messages(session, ids)
+    risks = await sla_risks(session, ids, clock.now())
+    unread = await unread_among(session, user.agent_id, ids)
     result = []
     for journey, customer_name, owner_name in rows:
         text, direction, at = last.get(journey.id, ("", None, None))
@@ -192,9 +356,31 @@ async def inbox(
                 if direction == "inbound" and journey.status in ("open", "waiting", "pending")
                 else None,
                 last_activity_at=journey.last_activity_at,
+                intent=_intent(journey.handoff),
+                sla_risk=risks.get(journey.id),
+                unread=journey.id in unread,
             )
         )
     return result
+
+
+def _intent(handoff: dict[str, Any] | None) -> str | None:
+    value = (handoff or {}).get("intent")
+    return value if isinstance(value, str) and value else None
+
+
+async def open_journey_of(session: AsyncSession, customer_id: uuid.UUID) -> uuid.UUID | None:
+    """The customer's latest open, waiting or pending journey (``ix_journeys_customer_status``)."""
+    journey_id: uuid.UUID | None = await session.scalar(
+        select(Journey.id)
+        .where(
+            Journey.customer_id == customer_id,
+            Journey.status.in_(("open", "waiting", "pending")),
+        )
+        .order_by(Journey.last_activity_at.desc())
+        .limit(1)
+    )
+    return journey_id
 
 
 async def channel_names(session: AsyncSession) -> list[str]:

@@ -65,6 +65,41 @@ def stamp(moment: datetime | None) -> str:
     return "" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
+DELIVERY_WORDS = {
+    "queued": "Sending…",
+    "sent": "Sent ✓",
+    "delivered": "Delivered ✓✓",
+    "read": "Read ✓✓",
+    "failed": "Failed ✖",
+}
+
+
+def delivery(status: str | None) -> str:
+    """A reply's delivery status in words (and marks, not colour only)."""
+    return DELIVERY_WORDS.get(status or "", (status or "").capitalize())
+
+
+def sentiment(value: Any) -> str:
+    """The bot's sentiment reading (``{label, score, frustrated, signals}``) in words:
+    'Negative, frustrated (all caps, repeated message)'."""
+    if not isinstance(value, dict):
+        return "" if value is None else str(value)
+    parts = []
+    label = value.get("label")
+    if isinstance(label, str) and label:
+        parts.append(label.capitalize())
+    if value.get("frustrated"):
+        parts.append("frustrated" if parts else "Frustrated")
+    text = ", ".join(parts) or "Not clear"
+    score = value.get("score")
+    if isinstance(score, int | float) and not isinstance(score, bool):
+        text += f" (score {score:+.2f})"
+    signals = value.get("signals")
+    if isinstance(signals, list) and signals:
+        text += "; signs: " + ", ".join(str(s).replace("_", " ") for s in signals)
+    return text
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -75,6 +110,8 @@ def environment() -> Environment:
     )
     env.filters["ago"] = ago
     env.filters["stamp"] = stamp
+    env.filters["delivery"] = delivery
+    env.filters["sentiment"] = sentiment
     env.globals["asset_url"] = asset_url
     env.globals["local_time"] = local_time
     return env

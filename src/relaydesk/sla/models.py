@@ -13,7 +13,11 @@ from relaydesk.db import Base
 
 class SlaClock(Base):
     __tablename__ = "sla_clocks"
-    __table_args__ = (Index("ix_sla_clocks_breached", "breached_at"),)
+    __table_args__ = (
+        Index("ix_sla_clocks_breached", "breached_at"),
+        # The console's inbox filters journeys by SLA risk (migration 0016).
+        Index("ix_sla_clocks_status_due", "status", "due_at"),
+    )
 
     journey_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("journeys.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -17,6 +17,7 @@ from relaydesk.agents.models import Agent, Team, agent_teams
 from relaydesk.bot.actions import apply_bot
 from relaydesk.bus import publish
 from relaydesk.channels.models import Channel
+from relaydesk.console.actions import apply_context_providers
 from relaydesk.db import new_id
 from relaydesk.kb.actions import apply_knowledge_base
 from relaydesk.outreach.actions.settings import apply_outreach
@@ -198,6 +199,7 @@ async def apply_workspace(
     report.changes.extend(await apply_sla(session, spec.sla, actor=actor))
     report.changes.extend(await apply_outreach(session, spec.outreach, actor=actor))
     report.changes.extend(await apply_bot(session, loaded, actor=actor))
+    report.changes.extend(await apply_context_providers(session, spec.context_providers))
 
     if report.changed:
         await publish(

@@ -17,6 +17,7 @@ from pydantic import (
 
 from relaydesk.bot.schemas import BotSpec
 from relaydesk.channels.registry import adapter_class
+from relaydesk.console.schemas import ContextProviderSpec, unique_provider_names
 from relaydesk.kb.schemas import KnowledgeBaseSpec
 from relaydesk.outreach.config import OutreachConfig
 from relaydesk.routing.schemas import RoutingConfig
@@ -138,6 +139,8 @@ class WorkspaceSpec(_Strict):
     sla: SlaConfig | None = None
     outreach: OutreachConfig | None = None
     bot: BotSpec | None = None
+    context_providers: list[ContextProviderSpec] | None = None
+    """The customer panel's data from the operator's own systems (docs/workspace.md)."""
 
     @model_validator(mode="after")
     def _unique_names(self) -> WorkspaceSpec:
@@ -148,4 +151,5 @@ class WorkspaceSpec(_Strict):
                 if value in seen:
                     raise ValueError(f"{section}[{index}].{key}: {value!r} appears twice")
                 seen.add(value)
+        unique_provider_names(self.context_providers or [])
         return self

@@ -1,6 +1,7 @@
 // Offer countdowns: each <time data-expires-in="N"> (seconds left when the server rendered
 // the page) counts down once a second. Without JavaScript it keeps the expiry time.
-// Elements swapped in by live.js are picked up on the next tick.
+// Elements swapped in by live.js are counted at once (it says "console:swapped"), so a
+// refreshed offer never shows the static "Expires at" text.
 
 function tick() {
   const now = Date.now();
@@ -18,3 +19,5 @@ function tick() {
 
 tick();
 setInterval(tick, 1000);
+document.addEventListener("console:swapped", tick);
+window.addEventListener("pageshow", tick);

@@ -49,6 +49,19 @@ async function refresh() {
   swap(fresh, "desk-load");
   if (kind === "journey") swap(fresh, "timeline-region");
   if (kind === "supervisor") swap(fresh, "floor-region");
+  // Let other modules (countdown.js) update what was just swapped in, without a blank tick.
+  document.dispatchEvent(new CustomEvent("console:swapped"));
+}
+
+// The customer is typing (web chat): a line under the timeline, cleared when they stop,
+// send, or after a few quiet seconds. No refresh: nothing changed on the server.
+const typing = document.getElementById("typing-status");
+let typingTimer = null;
+function showTyping(on) {
+  if (!typing) return;
+  clearTimeout(typingTimer);
+  typing.textContent = on ? "The customer is typing…" : "";
+  if (on) typingTimer = setTimeout(() => showTyping(false), 6000);
 }
 
 function relevant(event) {
@@ -72,7 +85,12 @@ function connect() {
     } catch {
       return;
     }
+    if (event.type === "typing") {
+      if (kind === "journey" && event.journey_id === journeyId) showTyping(Boolean(event.on));
+      return;
+    }
     if (!relevant(event)) return;
+    if (event.type === "message.received" && event.journey_id === journeyId) showTyping(false);
     if (event.type === "sla.warning" || event.type === "sla.breach") {
       say(event.type === "sla.breach" ? "SLA breached on a journey" : "SLA warning on a journey");
     }
