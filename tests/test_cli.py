@@ -82,6 +82,22 @@ def test_bad_database_url_is_named(tmp_path: Path) -> None:
     result = relaydesk("token", "create", "x", "--database-url", "mysql://nope/db")
     assert result.returncode == 1
     assert "unsupported database 'mysql'" in result.stderr
+    assert "--database-url" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_a_taken_port_fails_at_once_with_the_reason_and_no_banner(
+    command: str, db_url: str
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = str(holder.getsockname()[1])
+        result = relaydesk(command, "--database-url", db_url, "--port", port)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "make serve PORT=N" in result.stderr
+    assert "running" not in result.stderr and "token" not in result.stderr.lower()
 
 
 def test_apply_reports_changes_and_is_idempotent(db_url: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -94,6 +95,20 @@ def migrate_or_fail(settings: Settings) -> None:
         raise fail(f"cannot migrate {safe_url(settings.database_url)}: {exc}") from None
 
 
+def listen_or_fail(host: str, port: int) -> socket.socket:
+    from relaydesk.serving import PortTaken, listen
+
+    try:
+        return listen(host, port)
+    except PortTaken as exc:
+        raise fail(
+            f"{exc.strerror}. Stop the process that holds it, or pick another port "
+            "(--port N; with make: make serve PORT=N)"
+        ) from None
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc}") from None
+
+
 def safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -116,10 +131,11 @@ def serve(
     from relaydesk.serving import run_server
 
     settings = load_settings(database_url, run_worker=workers_in_process)
+    sock = listen_or_fail(host, port)
     migrate_or_fail(settings)
     if workspace is not None:
         _apply(settings, workspace, dry_run=False, quiet=True)
-    run_server(settings, host=host, port=port)
+    run_server(settings, host=host, port=port, sock=sock)
 
 
 @app.command()
@@ -137,6 +153,7 @@ def demo(
     from relaydesk.serving import run_server
 
     settings = load_settings(database_url)
+    sock = listen_or_fail(host, port) if serve_too else None
     migrate_or_fail(settings)
     _apply(settings, workspace, dry_run=False, quiet=True)
     token = run(lambda: seed_demo(settings))
@@ -169,7 +186,7 @@ def demo(
         soft_wrap=True,
     )
     if serve_too:
-        run_server(settings, host=host, port=port)
+        run_server(settings, host=host, port=port, sock=sock)
 
 
 def _apply(settings: Settings, path: Path, *, dry_run: bool, quiet: bool) -> None:

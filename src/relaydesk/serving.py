@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 
 import uvicorn
 
@@ -23,7 +24,28 @@ from relaydesk.worker import Worker
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
-def run_server(settings: Settings, *, host: str, port: int) -> None:
+class PortTaken(OSError):
+    """Another process listens on the address: said before anything is printed or started."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the server's socket first, so nobody is told the hub runs on an address that
+    another process holds (uvicorn would only find out after the banner)."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortTaken(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_server(
+    settings: Settings, *, host: str, port: int, sock: socket.socket | None = None
+) -> None:
     configure_logging(settings.log_level)
     if settings.run_worker:
         DEFAULT_MODELS.start()  # the bot's model trains while the server starts
@@ -39,7 +61,7 @@ def run_server(settings: Settings, *, host: str, port: int) -> None:
         proxy_headers=True,
         server_header=False,
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)
 
 
 def run_worker_process(settings: Settings) -> None:
