@@ -89,6 +89,8 @@ async def test_text_is_stored_once_with_the_page_scoped_id(
     assert [
         (i["kind"], i["scope"], i["value"], i["assurance"]) for i in customer["identities"]
     ] == [("messenger", "fb", PSID, "provider")]
+    found = await client.get("/api/v1/customers", params={"handle": PSID, "channel": "fb"})
+    assert [c["id"] for c in found.json()["items"]] == [customer["id"]]
     timeline = (await client.get(f"/api/v1/customers/{customer_id}/timeline")).json()["items"]
     assert timeline[0]["text"] == "Czy mogę zwrócić buty kupione w zeszłym tygodniu?"
     assert as_json(await scalar(hub, "select reply_to from conversations")) == {

@@ -22,7 +22,12 @@ from relaydesk.customers.actions import (
     record_order,
     update_customer,
 )
-from relaydesk.customers.identities import IdentityKey, InvalidIdentity, identity_key
+from relaydesk.customers.identities import (
+    CHANNEL_SCOPED_KINDS,
+    IdentityKey,
+    InvalidIdentity,
+    identity_key,
+)
 from relaydesk.customers.models import MergeSuggestion
 from relaydesk.customers.queries import current_customer_id, customer_view, customers_by_identity
 from relaydesk.customers.schemas import (
@@ -84,6 +89,7 @@ async def find_customers(
 ) -> CustomerList:
     config = await workspace_config(hub)
     keys: list[IdentityKey] = []
+    handles: list[IdentityKey] = []
     try:
         if email is not None:
             keys.append(identity_key("email", email))
@@ -94,11 +100,15 @@ async def find_customers(
     if handle is not None:
         if channel is None:
             raise field_error(("query", "channel"), "a handle needs the channel it belongs to")
-        keys.append(identity_key("handle", handle, scope=channel))
-    if not keys:
+        # The channel's own kind of id (a Messenger PSID, a WhatsApp BSUID, a chat id).
+        handles = [identity_key(kind, handle, scope=channel) for kind in CHANNEL_SCOPED_KINDS]
+    if not keys and handle is None:
         raise field_error(("query",), "give at least one of email, phone or handle")
     async with hub.db.read() as session:
-        ids = await customers_by_identity(session, keys)
+        ids = await customers_by_identity(session, keys) if keys else []
+        if handle is not None:
+            holders = {c for key in handles for c in await customers_by_identity(session, [key])}
+            ids = [c for c in ids if c in holders] if keys else sorted(holders)
         views = [await customer_view(session, customer_id) for customer_id in ids]
     return CustomerList(items=[view for view in views if view is not None])
 

@@ -24,6 +24,8 @@ class Assurance(StrEnum):
 
 
 GLOBAL_KINDS = ("email", "phone")
+CHANNEL_SCOPED_KINDS = ("handle", "messenger", "instagram", "whatsapp")
+"""Ids that mean something only on their channel (a page-scoped id, a chat id, a BSUID)."""
 
 
 @dataclass(frozen=True)
