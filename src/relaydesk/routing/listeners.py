@@ -47,7 +47,8 @@ from relaydesk.routing.actions import (
 from relaydesk.routing.events import AgentAvailabilityChanged, OfferAnswered, OfferMade
 from relaydesk.routing.models import HOLDING, Assignment, QueueEntryRow
 from relaydesk.routing.pool import EPSILON
-from relaydesk.routing.queries import agent_pool, latest_inbound, load_context, previous_texts
+from relaydesk.routing.pool_cache import shared_pool
+from relaydesk.routing.queries import latest_inbound, load_context, previous_texts
 from relaydesk.routing.queue import QueueEntry, ordered
 from relaydesk.routing.understanding import Understood, understand
 from relaydesk.timers import DueTimer, on_timer
@@ -218,7 +219,7 @@ async def drain_queue(hub: Hub, *, limit: int = DRAIN_LIMIT) -> int:
                 select(QueueEntryRow).where(QueueEntryRow.journey_id.not_in(held))
             )
         ).all()
-        pool = await agent_pool(session, ctx.default_language)
+        pool = await shared_pool(session, ctx.default_language)
     if not rows or not any(a.load < 1.0 - EPSILON for a in pool.agents.values()):
         return 0
     entries = [QueueEntry(r.journey_id, r.value, r.enqueued_at, r.sla_due_at) for r in rows]

@@ -227,9 +227,16 @@ class TransferIn(BaseModel):
     agent_id: uuid.UUID | None = None
     team: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     reason: Annotated[str, Field(min_length=1, max_length=200)] = "transfer"
+    forced_by: uuid.UUID | None = Field(
+        default=None,
+        description="A supervisor's or admin's agent id: assign even over the agent's capacity "
+        "(recorded as a routing decision). Without it an agent at capacity is a 409.",
+    )
 
     @model_validator(mode="after")
     def _target(self) -> TransferIn:
+        if self.forced_by is not None and self.to != "agent":
+            raise ValueError("forced_by only applies to to=agent")
         if (self.to == "agent") != (self.agent_id is not None):
             raise ValueError("agent_id is required for to=agent, and only then")
         if (self.to == "team") != (self.team is not None):
