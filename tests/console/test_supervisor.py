@@ -24,7 +24,7 @@ from relaydesk.hub import Hub
 from relaydesk.journeys.actions import change_owner
 from relaydesk.journeys.models import Journey
 from relaydesk.journeys.states import JourneyOwner
-from relaydesk.routing.models import QueueEntryRow
+from relaydesk.routing.models import QueueEntryRow, RoutingDecision
 
 
 @pytest.fixture
@@ -209,3 +209,48 @@ async def test_long_queues_list_the_first_ones_and_count_all(
         "<strong>2</strong> waiting" in page.text and "<strong>1</strong> at SLA risk" in page.text
     )
     assert "Showing the first 1 of 2" in page.text
+
+
+async def test_reassign_over_capacity_is_a_form_error_unless_forced(
+    hub: Hub, browser: httpx.AsyncClient, floor_scene: dict[str, Any]
+) -> None:
+    alice, journeys = floor_scene["alice"], floor_scene["journeys"]
+
+    async def one_each(session: AsyncSession) -> None:
+        agent = await session.get(Agent, alice)
+        assert agent is not None
+        agent.capacity = {"voice": 1, "chat": 1, "messaging": 1, "email": 1}
+
+    await hub.db.transaction(one_each)
+    await sign_in(browser, "sam@example.com")
+    token = csrf_of((await browser.get("/console/supervisor")).text)
+    target = {"csrf_token": token, "target": f"agent:{alice}"}
+    first = await browser.post(
+        f"/console/supervisor/journeys/{journeys['Anna']}/reassign", data=target
+    )
+    assert first.headers["location"] == "/console/supervisor?done=reassigned"
+
+    budi = journeys["Budi"]
+    refused = await browser.post(f"/console/supervisor/journeys/{budi}/reassign", data=target)
+    assert refused.status_code == 409
+    assert "Alice Agent is at load 1.00 of capacity 1.00 (1 open conversation)" in refused.text
+    assert "force over capacity" in refused.text
+    async with hub.db.read() as session:
+        assert await session.get(QueueEntryRow, budi) is not None  # still waiting
+        audited = (await session.scalars(select(AuditEntry))).all()
+    assert [e.target for e in audited] == [str(journeys["Anna"])]
+
+    forced = await browser.post(
+        f"/console/supervisor/journeys/{budi}/reassign", data={**target, "force": "yes"}
+    )
+    assert forced.headers["location"] == "/console/supervisor?done=reassigned"
+    async with hub.db.read() as session:
+        journey = await session.get(Journey, budi)
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.target == str(budi)))
+        override = await session.scalar(
+            select(RoutingDecision).where(RoutingDecision.journey_id == budi)
+        )
+    assert journey is not None and journey.owner_agent_id == alice
+    assert entry is not None and entry.after["forced"] is True
+    assert override is not None and override.reason == "forced_over_capacity"
+    assert override.inputs["forced_by"] == str(floor_scene["sam"])

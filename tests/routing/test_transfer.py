@@ -70,7 +70,7 @@ async def test_transfer_to_agent_team_and_bot(
     full = await client.post(
         f"/api/v1/journeys/{other}/transfer", json={"to": "agent", "agent_id": str(agents["Bo"])}
     )
-    assert full.status_code == 409 and full.json()["error"] == "no_capacity"
+    assert full.status_code == 409 and full.json()["error"] == "over_capacity"
     assert await journey_owner(routed_hub, other) == ("agent", agents["Ana"])  # untouched
 
     team = await client.post(

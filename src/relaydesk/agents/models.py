@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Column, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from relaydesk.db import Base, metadata, new_id
@@ -20,6 +20,8 @@ agent_teams = Table(
 
 class Agent(Base):
     __tablename__ = "agents"
+    # Routing re-reads the agents changed since its last decision (routing/pool_cache.py).
+    __table_args__ = (Index("ix_agents_updated_at", "updated_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(320), unique=True)

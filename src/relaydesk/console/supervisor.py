@@ -35,7 +35,8 @@ REFUSALS = {
     "unknown_agent": "That agent is not active.",
     "unknown_team": "There is no such team.",
     "agent_unavailable": "That agent is not online.",
-    "no_capacity": "That agent has no room for this conversation.",
+    "no_capacity": "That agent takes no conversations of this kind.",
+    "over_capacity": "That agent is at capacity.",
     "already_assigned": "The journey is already that agent's.",
     "journey_not_found": "There is no such journey.",
     "bad_target": "Choose an agent, a team or the bot.",
@@ -58,6 +59,24 @@ async def queues_page(
     denied = gate(user, SUPERVISING)
     if denied is not None:
         return denied
+    return await _page(
+        request,
+        user,
+        sort,
+        notice="Reassigned." if done == "reassigned" else None,
+        error=REFUSALS.get(error or ""),
+    )
+
+
+async def _page(
+    request: Request,
+    user: ConsoleUser,
+    sort: str = "position",
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
     hub = _hub(request)
     chosen = sort if sort in SORTS else "position"
     async with hub.db.read() as session:
@@ -71,9 +90,10 @@ async def queues_page(
         sorts=SORTS,
         desk=mine,
         presences=PRESENCES,
-        here=str(request.url.path),
-        notice="Reassigned." if done == "reassigned" else None,
-        error=REFUSALS.get(error or ""),
+        here="/console/supervisor",
+        notice=notice,
+        error=error,
+        status=status,
     )
 
 
@@ -89,18 +109,26 @@ def _target(raw: str) -> tuple[Literal["agent", "team", "bot"], uuid.UUID | None
 
 
 async def _reassign(
-    hub: Hub, user: ConsoleUser, journey_id: uuid.UUID, raw_target: str
-) -> str | None:
-    """None when done, else a REFUSALS code."""
+    hub: Hub, user: ConsoleUser, journey_id: uuid.UUID, raw_target: str, *, force: bool = False
+) -> tuple[str, str | None] | None:
+    """None when done, else a REFUSALS code and the action's own words (load, capacity)."""
     try:
         to, agent_id, team = _target(raw_target)
     except ValueError:
-        return "bad_target"
+        return "bad_target", None
     actor = f"agent:{user.agent_id}"
+    forced_by = user.agent_id if force and to == "agent" else None
 
     async def run(session: AsyncSession) -> None:
         done = await transfer(
-            session, journey_id, to, actor=actor, reason="supervisor", agent_id=agent_id, team=team
+            session,
+            journey_id,
+            to,
+            actor=actor,
+            reason="supervisor",
+            agent_id=agent_id,
+            team=team,
+            forced_by=forced_by,
         )
         await record(
             session,
@@ -114,15 +142,16 @@ async def _reassign(
                 "agent_id": str(agent_id) if agent_id else None,
                 "team": team,
                 "outcome": done.routed.target,
+                "forced": forced_by is not None,
             },
         )
 
     try:
         await hub.db.transaction(run)
     except JourneyNotFound:
-        return "journey_not_found"
+        return "journey_not_found", None
     except TransferRefused as exc:
-        return exc.code if exc.code in REFUSALS else "bad_target"
+        return (exc.code, str(exc)) if exc.code in REFUSALS else ("bad_target", None)
     hub.wake_worker()
     return None
 
@@ -137,8 +166,13 @@ async def reassign_route(journey_id: str, request: Request, user: UserDep) -> Re
     try:
         parsed = uuid.UUID(journey_id)
     except ValueError:
-        code: str | None = "journey_not_found"
+        refused: tuple[str, str | None] | None = ("journey_not_found", None)
     else:
-        code = await _reassign(_hub(request), user, parsed, form.get("target", ""))
-    query = {"done": "reassigned"} if code is None else {"error": code}
+        force = form.get("force", "") == "yes"
+        refused = await _reassign(_hub(request), user, parsed, form.get("target", ""), force=force)
+    if refused is not None and refused[0] == "over_capacity":
+        # The form error names the load and capacity; ticking "force" assigns anyway.
+        detail = f"{refused[1]}. Tick “force over capacity” to assign anyway (recorded)."
+        return await _page(request, user, error=detail, status=409)
+    query = {"done": "reassigned"} if refused is None else {"error": refused[0]}
     return RedirectResponse("/console/supervisor?" + urlencode(query), status_code=303)

@@ -117,7 +117,7 @@ async def post_decline(offer_id: uuid.UUID, hub: HubDep, principal: PrincipalDep
     response_model=TransferOut,
     responses={
         404: {"description": "No such journey"},
-        409: {"description": "Closed journey, agent away or at capacity"},
+        409: {"description": "Closed journey, agent away or at capacity (load named)"},
     },
 )
 async def post_transfer(
@@ -136,6 +136,7 @@ async def post_transfer(
                 reason=body.reason,
                 agent_id=body.agent_id,
                 team=body.team,
+                forced_by=body.forced_by,
             )
         )
     except JourneyNotFound:
@@ -145,7 +146,9 @@ async def post_transfer(
             raise field_error(("body", "agent_id"), str(exc)) from None
         if exc.code == "unknown_team":
             raise field_error(("body", "team"), str(exc)) from None
-        raise ApiError(409, exc.code, str(exc)) from None
+        if exc.code == "not_supervisor":
+            raise field_error(("body", "forced_by"), str(exc)) from None
+        raise ApiError(409, exc.code, str(exc), headers=None, **exc.facts) from None
     hub.wake_worker()
     return TransferOut(
         journey_id=done.journey_id,

@@ -7,6 +7,8 @@
 - An agent coming online or freeing capacity: offer waiting journeys, best first.
 - A resolved or combined journey leaves the queue and frees its agent.
 - The offer timer: the agent missed it; offer the journey to the next best.
+- A journey queued for a person, or the queue moving: tell waiting customers their position
+  and expected wait (``routing.wait_notices``; the same estimate agents see).
 
 Every handler is idempotent: the actions re-check the journey under its lock.
 """
@@ -44,10 +46,17 @@ from relaydesk.routing.actions import (
     route_journey,
     take_handoff,
 )
-from relaydesk.routing.events import AgentAvailabilityChanged, OfferAnswered, OfferMade
-from relaydesk.routing.models import HOLDING, Assignment, QueueEntryRow
+from relaydesk.routing.actions.notices import tell_wait, worth_telling
+from relaydesk.routing.events import (
+    AgentAvailabilityChanged,
+    JourneyRouted,
+    OfferAnswered,
+    OfferMade,
+)
+from relaydesk.routing.models import HOLDING, Assignment, QueueEntryRow, WaitNotice
 from relaydesk.routing.pool import EPSILON
-from relaydesk.routing.queries import agent_pool, latest_inbound, load_context, previous_texts
+from relaydesk.routing.pool_cache import shared_pool
+from relaydesk.routing.queries import latest_inbound, load_context, previous_texts, queue_view
 from relaydesk.routing.queue import QueueEntry, ordered
 from relaydesk.routing.understanding import Understood, understand
 from relaydesk.timers import DueTimer, on_timer
@@ -218,7 +227,7 @@ async def drain_queue(hub: Hub, *, limit: int = DRAIN_LIMIT) -> int:
                 select(QueueEntryRow).where(QueueEntryRow.journey_id.not_in(held))
             )
         ).all()
-        pool = await agent_pool(session, ctx.default_language)
+        pool = await shared_pool(session, ctx.default_language)
     if not rows or not any(a.load < 1.0 - EPSILON for a in pool.agents.values()):
         return 0
     entries = [QueueEntry(r.journey_id, r.value, r.enqueued_at, r.sla_due_at) for r in rows]
@@ -238,3 +247,53 @@ async def drain_queue(hub: Hub, *, limit: int = DRAIN_LIMIT) -> int:
 async def offer_timed_out(hub: Hub, timer: DueTimer, session: AsyncSession) -> None:
     """Exactly once with the timer's own transaction: a miss, and the next best agent."""
     await expire_offer(session, uuid.UUID(str(timer.payload["offer_id"])))
+
+
+async def tell_waiting(hub: Hub) -> int:
+    """Send the wait notices worth sending now (position moved enough, not too often), with
+    the queue's own positions and estimates (``queue_view``); returns how many were sent."""
+    now = clock.now()
+    async with hub.db.read() as session:
+        settings = (await load_context(session)).config.wait_notices
+        if not settings.enabled:
+            return 0
+        view = await queue_view(session, now)
+        ids = [item.journey_id for item in view.items]
+        told = {
+            row.journey_id: row
+            for row in (
+                await session.scalars(select(WaitNotice).where(WaitNotice.journey_id.in_(ids)))
+            ).all()
+        }
+    sent = 0
+    for item in view.items:
+        if item.offered_to is not None:
+            continue  # a person is about to answer
+        if not worth_telling(told.get(item.journey_id), item.position, settings, now.timestamp()):
+            continue
+        if await hub.db.transaction(
+            partial(
+                tell_wait,
+                journey_id=item.journey_id,
+                position=item.position,
+                wait_seconds=item.estimated_wait_seconds,
+                settings=settings,
+            )
+        ):
+            sent += 1
+    if sent:
+        hub.wake_worker()
+    return sent
+
+
+@on(JourneyRouted)
+async def queued_for_a_person(hub: Hub, event: StoredEvent) -> None:
+    if event.payload.get("target") == "queue":
+        await tell_waiting(hub)
+
+
+@on(OwnerChanged)
+async def queue_moved(hub: Hub, event: StoredEvent) -> None:
+    """Someone left the queue (an agent took it, a transfer, the bot): the others move up."""
+    if event.payload.get("from_owner") == JourneyOwner.QUEUE.value:
+        await tell_waiting(hub)

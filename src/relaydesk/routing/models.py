@@ -96,7 +96,10 @@ class AgentLoad(Base):
     """The row an assignment locks; ``load`` is re-summed from assignments under the lock."""
 
     __tablename__ = "agent_loads"
-    __table_args__ = (CheckConstraint(f"load >= 0 AND load <= {MAX_LOAD}", name="load_range"),)
+    __table_args__ = (
+        CheckConstraint(f"load >= 0 AND load <= {MAX_LOAD}", name="load_range"),
+        Index("ix_agent_loads_updated_at", "updated_at"),
+    )
 
     agent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agents.id"), primary_key=True)
     load: Mapped[float] = mapped_column(default=0.0)
@@ -106,3 +109,17 @@ class AgentLoad(Base):
     """Offers let lapse in a row (reset by an accept)."""
     last_assigned_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+class WaitNotice(Base):
+    """What the customer of a waiting journey was last told (position, wait), so a notice is
+    sent once per material change and at most every ``min_interval`` (retries send nothing)."""
+
+    __tablename__ = "routing_wait_notices"
+
+    journey_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("journeys.id"), primary_key=True)
+    position: Mapped[int]
+    wait_seconds: Mapped[float | None]
+    sent: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[datetime]
+    message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("messages.id"))

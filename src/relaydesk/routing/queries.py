@@ -54,39 +54,53 @@ def channel_class(kind: str) -> str:
         return "messaging"
 
 
-async def agent_pool(session: AsyncSession, default_language: str) -> AgentPool:
-    """Online, active agents with their loads and teams."""
-    rows = (
-        await session.execute(
-            select(Agent, AgentLoad.load, AgentLoad.last_assigned_at)
-            .outerjoin(AgentLoad, AgentLoad.agent_id == Agent.id)
-            .where(Agent.active.is_(True), Agent.presence == "online")
+async def agent_snapshots(
+    session: AsyncSession, default_language: str, ids: list[uuid.UUID] | None = None
+) -> list[AgentSnapshot]:
+    """Online, active agents (only ``ids``, if given) with their loads and teams."""
+    query = (
+        select(
+            Agent.id,
+            Agent.presence,
+            Agent.languages,
+            Agent.skills,
+            Agent.capacity,
+            AgentLoad.load,
+            AgentLoad.last_assigned_at,
         )
-    ).all()
-    ids = [agent.id for agent, _, _ in rows]
+        .outerjoin(AgentLoad, AgentLoad.agent_id == Agent.id)
+        .where(Agent.active.is_(True), Agent.presence == "online")
+    )
+    if ids is not None:
+        query = query.where(Agent.id.in_(ids))
+    rows = (await session.execute(query)).all()
     teams: dict[uuid.UUID, set[str]] = {}
-    if ids:
-        for agent_id, name in (
-            await session.execute(
-                select(agent_teams.c.agent_id, Team.name)
-                .join(Team, Team.id == agent_teams.c.team_id)
-                .where(agent_teams.c.agent_id.in_(ids))
-            )
-        ).all():
+    if rows:
+        members = select(agent_teams.c.agent_id, Team.name).join(
+            Team, Team.id == agent_teams.c.team_id
+        )
+        if ids is not None:
+            members = members.where(agent_teams.c.agent_id.in_([r[0] for r in rows]))
+        for agent_id, name in (await session.execute(members)).all():
             teams.setdefault(agent_id, set()).add(name)
-    return AgentPool(
+    return [
         AgentSnapshot(
-            id=agent.id,
-            presence=agent.presence,
-            languages=frozenset(agent.languages or [default_language]),
-            skills=dict(agent.skills or {}),
-            capacity=dict(agent.capacity or {}),
+            id=agent_id,
+            presence=presence,
+            languages=frozenset(languages or [default_language]),
+            skills=dict(skills or {}),
+            capacity=dict(capacity or {}),
             load=float(load or 0.0),
-            teams=frozenset(teams.get(agent.id, ())),
+            teams=frozenset(teams.get(agent_id, ())),
             last_assigned=last.timestamp() if last else 0.0,
         )
-        for agent, load, last in rows
-    )
+        for agent_id, presence, languages, skills, capacity, load, last in rows
+    ]
+
+
+async def agent_pool(session: AsyncSession, default_language: str) -> AgentPool:
+    """Online, active agents with their loads and teams, read now."""
+    return AgentPool(await agent_snapshots(session, default_language))
 
 
 async def latest_inbound(session: AsyncSession, journey_id: uuid.UUID) -> Message | None:
@@ -128,29 +142,32 @@ async def journey_snapshot(
     currency = ctx.config.currency or "EUR"
     message = await latest_inbound(session, journey.id)
     channel = await session.get(Channel, message.channel_id) if message else None
-    orders = (
+    # One round trip for the counts (orders, recent orders, contacts, channels tried).
+    customer_id = journey.customer_id
+    order_count, order_avg, recent_orders, contacts, channels = (
         await session.execute(
-            select(func.count(Order.id), func.avg(Order.amount)).where(
-                Order.customer_id == journey.customer_id, Order.currency == currency
+            select(
+                select(func.count(Order.id))
+                .where(Order.customer_id == customer_id, Order.currency == currency)
+                .scalar_subquery(),
+                select(func.avg(Order.amount))
+                .where(Order.customer_id == customer_id, Order.currency == currency)
+                .scalar_subquery(),
+                select(func.count(Order.id))
+                .where(Order.customer_id == customer_id, Order.ordered_at >= now - RECENT_ORDERS)
+                .scalar_subquery(),
+                select(func.count(Conversation.id))
+                .where(
+                    Conversation.customer_id == customer_id,
+                    Conversation.created_at >= now - RECENT_CONTACTS,
+                )
+                .scalar_subquery(),
+                select(func.count(func.distinct(Conversation.channel_id)))
+                .where(Conversation.journey_id == journey.id)
+                .scalar_subquery(),
             )
         )
     ).one()
-    recent_orders = await session.scalar(
-        select(func.count(Order.id)).where(
-            Order.customer_id == journey.customer_id, Order.ordered_at >= now - RECENT_ORDERS
-        )
-    )
-    contacts = await session.scalar(
-        select(func.count(Conversation.id)).where(
-            Conversation.customer_id == journey.customer_id,
-            Conversation.created_at >= now - RECENT_CONTACTS,
-        )
-    )
-    channels = await session.scalar(
-        select(func.count(func.distinct(Conversation.channel_id))).where(
-            Conversation.journey_id == journey.id
-        )
-    )
     previous = (
         await session.execute(
             select(Assignment.agent_id, Assignment.accepted_at, Assignment.ended_at)
@@ -186,7 +203,7 @@ async def journey_snapshot(
         customer=CustomerValue(
             lifetime_value=float(customer.lifetime_value or 0) if customer else 0.0,
             annual_value=_float(customer.annual_value) if customer else None,
-            average_order_value=_float(orders[1]) if orders[0] else None,
+            average_order_value=_float(order_avg) if order_count else None,
         ),
         bot_may_resolve=understood.bot_may_resolve,
         human_request=understood.human_request,

@@ -139,6 +139,18 @@ class RelaxStep(_Strict):
     _after = field_validator("after", mode="before")(_duration)
 
 
+class WaitNotices(_Strict):
+    """Telling a queued customer their position and expected wait on their channel."""
+
+    enabled: bool = False
+    min_interval: timedelta = timedelta(minutes=2)
+    """At most one notice per journey this often (the first one is sent at once)."""
+    min_change: Annotated[int, Field(ge=1)] = 3
+    """Positions moved since the last notice before another is worth sending."""
+
+    _durations = field_validator("min_interval", mode="before")(_duration)
+
+
 class RoutingConfig(_Strict):
     """Routing settings; every field has a working default."""
 
@@ -173,6 +185,7 @@ class RoutingConfig(_Strict):
     sla_horizon: timedelta = timedelta(minutes=30)
     """SLA urgency grows from 0 to 100 points over this time before the due time."""
     average_handle_time: timedelta = timedelta(minutes=6)
+    wait_notices: WaitNotices = WaitNotices()
 
     _durations = field_validator(
         "offer_timeout", "continuity", "sla_horizon", "average_handle_time", mode="before"
@@ -227,9 +240,16 @@ class TransferIn(BaseModel):
     agent_id: uuid.UUID | None = None
     team: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     reason: Annotated[str, Field(min_length=1, max_length=200)] = "transfer"
+    forced_by: uuid.UUID | None = Field(
+        default=None,
+        description="A supervisor's or admin's agent id: assign even over the agent's capacity "
+        "(recorded as a routing decision). Without it an agent at capacity is a 409.",
+    )
 
     @model_validator(mode="after")
     def _target(self) -> TransferIn:
+        if self.forced_by is not None and self.to != "agent":
+            raise ValueError("forced_by only applies to to=agent")
         if (self.to == "agent") != (self.agent_id is not None):
             raise ValueError("agent_id is required for to=agent, and only then")
         if (self.to == "team") != (self.team is not None):

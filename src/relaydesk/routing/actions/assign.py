@@ -28,12 +28,8 @@ from relaydesk.routing.assignment import Decision, JourneySnapshot, decide
 from relaydesk.routing.events import JourneyRouted, OfferMade
 from relaydesk.routing.models import HOLDING, Assignment, QueueEntryRow, RoutingDecision
 from relaydesk.routing.pool import EPSILON, AgentPool
-from relaydesk.routing.queries import (
-    RoutingContext,
-    agent_pool,
-    journey_snapshot,
-    load_context,
-)
+from relaydesk.routing.pool_cache import shared_pool
+from relaydesk.routing.queries import RoutingContext, journey_snapshot, load_context
 from relaydesk.routing.understanding import Understood
 from relaydesk.sla.queries import queue_due_at
 
@@ -241,6 +237,13 @@ async def _place(
             return decision, None
         offer = await _reserve(session, journey, snapshot, decision, ctx, actor=actor)
         if offer is not None:
+            chosen = pool.get(decision.agent_id)
+            if chosen is not None:  # so the next decision in this process sees it at once
+                pool.update(
+                    chosen.id,
+                    load=min(1.0, chosen.load + offer.weight),
+                    last_assigned=offer.created_at.timestamp(),
+                )
             return decision, offer
         fresh = await lock_load(session, decision.agent_id)
         presence = await session.scalar(select(Agent.presence).where(Agent.id == fresh.agent_id))
@@ -271,7 +274,7 @@ async def route_journey(
     ctx = await load_context(session)
     currency = ctx.config.currency or "EUR"
     snapshot = await journey_snapshot(session, journey, understood, ctx, now)
-    pool = await agent_pool(session, ctx.default_language)
+    pool = await shared_pool(session, ctx.default_language)
     decision = decide(snapshot, pool, now, ctx.config)
     if decision.target == "bot":
         await session.execute(delete(QueueEntryRow).where(QueueEntryRow.journey_id == journey_id))
@@ -324,7 +327,7 @@ async def assign_waiting(
     ctx = await load_context(session)
     understood = Understood.from_dict(queued.understood)
     snapshot = await journey_snapshot(session, journey, understood, ctx, now, queued)
-    pool = await agent_pool(session, ctx.default_language)
+    pool = await shared_pool(session, ctx.default_language)
     decision = decide(snapshot, pool, now, ctx.config)
     queued.value = round(decision.value.value, 2)
     decision, offer = await _place(session, journey, snapshot, decision, pool, ctx, actor=actor)

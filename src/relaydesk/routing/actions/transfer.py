@@ -16,6 +16,7 @@ from relaydesk.bus import publish
 from relaydesk.channels.models import Channel
 from relaydesk.db import new_id
 from relaydesk.journeys.actions import JourneyNotFound, change_owner
+from relaydesk.journeys.models import Journey
 from relaydesk.journeys.states import ACTIVE_JOURNEY_STATUSES, JourneyOwner
 from relaydesk.routing.actions.assign import (
     Routed,
@@ -28,7 +29,7 @@ from relaydesk.routing.actions.loads import lock_load, release
 from relaydesk.routing.events import AgentAvailabilityChanged
 from relaydesk.routing.models import Assignment, QueueEntryRow, RoutingDecision
 from relaydesk.routing.pool import EPSILON
-from relaydesk.routing.queries import channel_class, latest_inbound
+from relaydesk.routing.queries import channel_class, latest_inbound, load_context
 from relaydesk.routing.understanding import Understood
 
 
@@ -126,10 +127,15 @@ async def count_outside_owner(
     return row
 
 
+SUPERVISORS = ("supervisor", "admin")
+
+
 class TransferRefused(ValueError):
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, **facts: float | int | str) -> None:
         super().__init__(detail)
         self.code = code
+        self.facts = facts
+        """Figures behind the refusal (load, capacity, weight), for the API body."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,43 @@ class Transferred:
     journey_id: uuid.UUID
     to: str
     routed: Routed
+
+
+async def _record_override(
+    session: AsyncSession,
+    journey: Journey,
+    agent: Agent,
+    forcer: Agent,
+    load: float,
+    weight: float,
+    klass: str,
+) -> None:
+    """The decision trail says who put the agent over capacity, and by how much."""
+    session.add(
+        RoutingDecision(
+            id=new_id(),
+            journey_id=journey.id,
+            trigger="transfer",
+            target="agent",
+            agent_id=agent.id,
+            policy="override",
+            reason="forced_over_capacity",
+            value=0.0,
+            currency=(await load_context(session)).config.currency or "EUR",
+            explanation=(
+                f"forced by {forcer.name} over capacity: load {load:.2f} + {klass} {weight:.2f} "
+                f"> capacity 1.00"
+            ),
+            inputs={
+                "forced_by": str(forcer.id),
+                "load": round(load, 4),
+                "weight": round(weight, 4),
+                "capacity": 1.0,
+                "channel_class": klass,
+            },
+            created_at=clock.now(),
+        )
+    )
 
 
 async def _understood(session: AsyncSession, journey_id: uuid.UUID) -> Understood:
@@ -162,9 +205,12 @@ async def transfer(
     reason: str,
     agent_id: uuid.UUID | None = None,
     team: str | None = None,
+    forced_by: uuid.UUID | None = None,
 ) -> Transferred:
-    """Hand an open journey to an agent (direct, never over capacity), a team (queued for its
-    members) or back to the bot."""
+    """Hand an open journey to an agent (direct), a team (queued for its members) or back to
+    the bot. An agent without room is refused (``over_capacity``, naming their load) unless
+    a supervisor forces it (``forced_by``, an active supervisor or admin): then the override
+    is stored as a decision."""
     journey = await lock_journey(session, journey_id)
     if journey is None:
         raise JourneyNotFound(str(journey_id))
@@ -186,6 +232,11 @@ async def transfer(
         routed = await assign_waiting(session, journey_id, trigger="transfer", actor=actor)
         return Transferred(journey_id, "team", routed or Routed("queue"))
     assert agent_id is not None
+    forcer = None
+    if forced_by is not None:
+        forcer = await session.get(Agent, forced_by)
+        if forcer is None or not forcer.active or forcer.role not in SUPERVISORS:
+            raise TransferRefused("not_supervisor", "only a supervisor or admin may force")
     agent = await session.get(Agent, agent_id)
     if agent is None or not agent.active:
         raise TransferRefused("unknown_agent", f"no active agent {agent_id}")
@@ -212,11 +263,22 @@ async def transfer(
     if presence != "online":
         raise TransferRefused("agent_unavailable", f"the agent is {presence}")
     weight = 1.0 / capacity
-    if load.load + weight > 1.0 + EPSILON:
+    over = load.load + weight > 1.0 + EPSILON
+    if over and forcer is None:
         raise TransferRefused(
-            "no_capacity", f"the agent is at load {load.load:.2f}; a {klass} needs {weight:.2f}"
+            "over_capacity",
+            f"{agent.name} is at load {load.load:.2f} of capacity 1.00 "
+            f"({load.active} open conversation{'s' if load.active != 1 else ''}); "
+            f"a {klass} conversation needs {weight:.2f}; a supervisor may force it",
+            load=round(load.load, 4),
+            capacity=1.0,
+            weight=round(weight, 4),
+            active=load.active,
+            channel_class=klass,
         )
     now = clock.now()
+    if over and forcer is not None:
+        await _record_override(session, journey, agent, forcer, load.load, weight, klass)
     session.add(
         Assignment(
             id=new_id(),
