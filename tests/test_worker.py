@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import select
 
-from relaydesk import bus, clock
+from relaydesk import bus, clock, timers
 from relaydesk.bus import DomainEvent, OutboxEntry, StoredEvent, publish
 from relaydesk.hub import Hub
 from relaydesk.worker import LEASE, MAX_ATTEMPTS, Worker, backoff, claim
@@ -138,3 +138,38 @@ async def test_running_worker_wakes_on_new_work_and_stops(hub: Hub) -> None:
         await asyncio.sleep(0.01)
     await worker.stop()
     assert calls == [("record", 11)]
+
+
+QUIET_KIND = "test.worker.quiet"
+
+
+@timers.on_timer(QUIET_KIND)
+async def quiet_timer(hub: Hub, timer: timers.DueTimer) -> None:
+    calls.append(("quiet", 0))
+
+
+async def schedule_quiet(hub: Hub, due_in: timedelta, key: str) -> None:
+    async def work(session: Any) -> None:
+        await timers.schedule(session, QUIET_KIND, clock.now() + due_in, key=key, payload={})
+
+    await hub.db.transaction(work)
+
+
+async def test_quiet_only_after_a_round_with_nothing_due_and_nothing_due_soon(
+    hub: Hub, manual_clock: clock.ManualClock
+) -> None:
+    worker = Worker(hub)
+    assert not worker.quiet_for(15)  # no round yet: what is due is unknown
+    await ping(hub, 1)
+    assert await worker.run_once() == 1
+    assert not worker.quiet_for(15)  # that round had work
+    assert await worker.run_once() == 0
+    assert worker.quiet_for(15)  # nothing pending at all
+    await schedule_quiet(hub, timedelta(seconds=10), "soon")
+    assert await worker.run_once() == 0
+    assert not worker.quiet_for(15)  # due in 10 s
+    assert worker.quiet_for(5)
+    manual_clock.advance(timedelta(seconds=10))
+    assert await worker.run_once() == 1
+    assert calls == [("record", 1), ("quiet", 0)]
+    assert not worker.quiet_for(0)

@@ -99,6 +99,8 @@ class Worker:
         self._task: asyncio.Task[None] | None = None
         self._next_timer: datetime | None = None
         """Earliest pending timer seen in the last round (None: none pending)."""
+        self._idle = False
+        """The last round found nothing to do."""
 
     async def run_once(self) -> int:
         """Claim and process one batch of outbox entries and one of due timers."""
@@ -107,7 +109,9 @@ class Worker:
         )
         for item in claimed:
             await self._process(item)
-        return len(claimed) + await self.fire_timers_once()
+        handled = len(claimed) + await self.fire_timers_once()
+        self._idle = handled == 0
+        return handled
 
     async def fire_timers_once(self) -> int:
         """Fire one batch of due timers; returns how many were taken."""
@@ -130,6 +134,15 @@ class Worker:
         if self._next_timer is None or due_at < self._next_timer:
             self._next_timer = due_at
             self.hub.wake_worker()
+
+    def quiet_for(self, seconds: float) -> bool:
+        """True when the last round found nothing to do and no timer it saw is due within
+        ``seconds`` (real seconds): a moment for work that would hold up firing."""
+        if not self._idle:
+            return False
+        if self._next_timer is None:
+            return True
+        return clock.real_seconds((self._next_timer - clock.now()).total_seconds()) > seconds
 
     def _idle_seconds(self, poll: float) -> float:
         if self._next_timer is None:

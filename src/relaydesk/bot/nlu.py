@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from relaydesk.bot.classifier import TextClassifier
-from relaydesk.bot.embeddings import EnsembleClassifier, make_classifier
 from relaydesk.bot.entities import extract_entities
 from relaydesk.bot.human_request import detect as detect_human_request
 from relaydesk.bot.language import SUPPORTED, detect_language
 from relaydesk.bot.pack import Pack
 from relaydesk.bot.sentiment import analyse
+
+if TYPE_CHECKING:  # scikit-learn is imported by training, not by importing the bot
+    from relaydesk.bot.classifier import TextClassifier
+    from relaydesk.bot.embeddings import EnsembleClassifier
 
 OUT_OF_SCOPE = "__out_of_scope__"
 HUMAN_REQUEST = "human_request"
@@ -97,6 +99,9 @@ class NluModel:
         ``backend``: ``tfidf`` (default) or ``ensemble`` (TF-IDF + sentence embeddings, needs
         the ``embeddings`` extra).
         """
+        from relaydesk.bot.classifier import TextClassifier
+        from relaydesk.bot.embeddings import make_classifier
+
         texts, intents, langs = _flatten(examples)
         if not texts:
             raise ValueError("no training examples")
