@@ -119,6 +119,27 @@ async def test_a_crashed_workers_claim_is_taken_over_after_the_lease(
     assert calls == [("record", 3)]
 
 
+async def test_a_round_marks_its_successes_done_together_and_records_a_failure(
+    hub: Hub, manual_clock: clock.ManualClock
+) -> None:
+    failures[2] = 1
+    for n in range(4):
+        await ping(hub, n)
+    assert await Worker(hub).run_once() == 4
+    entries = {e.event_id: e for e in await outbox(hub)}
+    async with hub.db.read() as session:
+        numbers = {e.id: e.payload["n"] for e in (await session.scalars(select(bus.Event))).all()}
+    by_n = {numbers[event_id]: entry for event_id, entry in entries.items()}
+    assert {n: by_n[n].status for n in range(4)} == {0: "done", 1: "done", 2: "pending", 3: "done"}
+    assert by_n[2].last_error == "RuntimeError: flaky 2"
+    assert all(by_n[n].locked_until is None for n in range(4))
+    assert calls == [("record", 0), ("record", 1), ("record", 3)]
+    manual_clock.advance(timedelta(hours=1))
+    assert await Worker(hub).run_once() == 1
+    assert calls[-1] == ("record", 2)
+    assert {e.status for e in await outbox(hub)} == {"done"}
+
+
 def test_backoff_grows_and_is_capped() -> None:
     assert timedelta(seconds=0.5) <= backoff(1) <= timedelta(seconds=1)
     assert timedelta(seconds=4) <= backoff(4) <= timedelta(seconds=8)
