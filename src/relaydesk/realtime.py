@@ -7,10 +7,10 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 
 class Broadcast(Protocol):
@@ -70,7 +70,11 @@ class RedisBroadcast:
     def __init__(
         self, url: str, *, prefix: str = "relaydesk:live:", queue_size: int = 1000
     ) -> None:
-        self._redis = aioredis.Redis.from_url(url, health_check_interval=30)
+        import redis.asyncio as aioredis  # only installs that fan out through Redis pay for it
+        from redis.exceptions import RedisError
+
+        self._errors: tuple[type[Exception], ...] = (RedisError, OSError)
+        self._redis: aioredis.Redis = aioredis.Redis.from_url(url, health_check_interval=30)
         self._prefix = prefix
         self._queue_size = queue_size
         self._local: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
@@ -120,7 +124,7 @@ class RedisBroadcast:
         while True:
             try:
                 message = await pubsub.get_message(timeout=1.0)
-            except (RedisError, OSError) as exc:
+            except self._errors as exc:
                 log.warning("live fan-out lost Redis (%s); reconnecting", type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -161,9 +165,9 @@ class RedisBroadcast:
                 await self._reader
             self._reader = None
         if self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*self._errors):
                 await self._pubsub.aclose()
             self._pubsub = None
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(*self._errors):
             await self._redis.aclose()
         self._local.clear()

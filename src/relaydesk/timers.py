@@ -34,9 +34,9 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, overload
 
-from sqlalchemy import Index, String, Text, bindparam, text, update
+from sqlalchemy import Index, String, Table, Text, bindparam, text, update
 from sqlalchemy import any_ as sa_any
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -216,23 +216,33 @@ def _check_text(field: str, value: object, limit: int) -> None:
 
 def validate(kind: str, due_at: datetime, key: str, payload: dict[str, Any]) -> None:
     """Refuse what the worker could never fire, before anything is written."""
+    _validate_kind(kind)
+    _validate_item(due_at, key, payload)
+
+
+def _validate_kind(kind: str) -> None:
     _check_text("kind", kind, MAX_KIND_LENGTH)
+    if handler_for(kind) is None:
+        raise ValueError(
+            f"no handler for timer kind {kind!r} (known: {', '.join(known_kinds()) or 'none'});"
+            " register one with @on_timer and list its module in relaydesk.timers._TIMER_MODULES"
+        )
+
+
+def _validate_item(due_at: datetime, key: str, payload: dict[str, Any]) -> None:
     _check_text("key", key, MAX_KEY_LENGTH)
     if not isinstance(due_at, datetime) or due_at.tzinfo is None:
         raise ValueError("timer due_at must be a timezone-aware datetime")
     if not isinstance(payload, dict):
         raise ValueError("timer payload must be a dict")
+    if not payload:
+        return  # {} is JSON and small (most timers carry nothing)
     try:
         encoded = json.dumps(payload, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"timer payload is not JSON: {exc}") from None
     if len(encoded.encode()) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"timer payload is over {MAX_PAYLOAD_BYTES} bytes")
-    if handler_for(kind) is None:
-        raise ValueError(
-            f"no handler for timer kind {kind!r} (known: {', '.join(known_kinds()) or 'none'});"
-            " register one with @on_timer and list its module in relaydesk.timers._TIMER_MODULES"
-        )
 
 
 async def schedule(
@@ -262,8 +272,9 @@ async def schedule_many(
     """
     values: dict[str, dict[str, Any]] = {}
     now = clock.now()
+    _validate_kind(kind)  # once: the same for every item
     for due_at, key, payload in items:
-        validate(kind, due_at, key, payload)
+        _validate_item(due_at, key, payload)
         due = clock.as_utc(due_at)
         values.pop(key, None)  # one row per key in a statement (ON CONFLICT needs it)
         values[key] = {
@@ -288,9 +299,10 @@ async def schedule_many(
 
 @functools.cache
 def _upsert(dialect: str) -> Any:
-    """The statement is built once per dialect; values come as parameters."""
+    """The statement is built once per dialect; values come as parameters. On the table, not
+    the mapped class: the ORM's bulk path costs more than the rows' own work here."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Timer)
+    statement = insert(_TABLE)
     replaced = (
         "id",
         "kind",
@@ -303,12 +315,13 @@ def _upsert(dialect: str) -> Any:
         "created_at",
     )
     return statement.on_conflict_do_update(
-        index_elements=[Timer.key],
+        index_elements=[_TABLE.c.key],
         index_where=text("status = 'pending'"),  # a literal, so PostgreSQL infers the index
         set_={name: statement.excluded[name] for name in replaced},
     )
 
 
+_TABLE = cast(Table, Timer.__table__)
 PENDING = text("timers.status = 'pending'")
 """A literal, not a bound parameter: a prepared statement's generic plan on PostgreSQL can
 then use the partial index ``uq_timers_pending_key`` (with ``status = $2`` it scans)."""
@@ -334,21 +347,27 @@ async def cancel_many(session: AsyncSession, keys: Iterable[str]) -> set[str]:
     wanted = list(dict.fromkeys(keys))
     for key in wanted:
         _check_text("key", key, MAX_KEY_LENGTH)
-    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = _cancel_statement(session.get_bind().dialect.name)
     cancelled: set[str] = set()
     for first in range(0, len(wanted), CANCEL_CHUNK):
-        chunk = wanted[first : first + CANCEL_CHUNK]
-        match = (
-            Timer.key == sa_any(bindparam("keys", chunk, type_=ARRAY(String)))  # one plan
-            if postgres
-            else Timer.key.in_(chunk)
-        )
-        result = await session.execute(
-            update(Timer)
-            .where(match, PENDING)
-            .values(status="cancelled", locked_until=None)
-            .returning(Timer.key)
-            .execution_options(synchronize_session=False)
-        )
+        result = await session.execute(statement, {"keys": wanted[first : first + CANCEL_CHUNK]})
         cancelled.update(result.scalars())
     return cancelled
+
+
+@functools.cache
+def _cancel_statement(dialect: str) -> Any:
+    """Built once per dialect, on the table (Core): ``= ANY(:keys)`` on PostgreSQL (one plan
+    for any number of keys), an expanding ``IN`` on SQLite."""
+    keys = (
+        bindparam("keys", type_=ARRAY(String))
+        if dialect == "postgresql"
+        else bindparam("keys", expanding=True)
+    )
+    match = _TABLE.c.key == sa_any(keys) if dialect == "postgresql" else _TABLE.c.key.in_(keys)
+    return (
+        update(_TABLE)
+        .where(match, PENDING)
+        .values(status="cancelled", locked_until=None)
+        .returning(_TABLE.c.key)
+    )

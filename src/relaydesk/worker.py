@@ -99,15 +99,20 @@ class Worker:
         self._task: asyncio.Task[None] | None = None
         self._next_timer: datetime | None = None
         """Earliest pending timer seen in the last round (None: none pending)."""
+        self._idle = False
+        """The last round found nothing to do."""
 
     async def run_once(self) -> int:
         """Claim and process one batch of outbox entries and one of due timers."""
         claimed = await self.hub.db.transaction(
             lambda s: claim(s, limit=self.batch, worker_id=self.worker_id)
         )
-        for item in claimed:
-            await self._process(item)
-        return len(claimed) + await self.fire_timers_once()
+        done = [item.entry_id for item in claimed if await self._process(item)]
+        if done:  # one write for the round's successes (a transaction each cost ~1 ms)
+            await self.hub.db.transaction(lambda s: _mark_done(s, done))
+        handled = len(claimed) + await self.fire_timers_once()
+        self._idle = handled == 0
+        return handled
 
     async def fire_timers_once(self) -> int:
         """Fire one batch of due timers; returns how many were taken."""
@@ -131,6 +136,15 @@ class Worker:
             self._next_timer = due_at
             self.hub.wake_worker()
 
+    def quiet_for(self, seconds: float) -> bool:
+        """True when the last round found nothing to do and no timer it saw is due within
+        ``seconds`` (real seconds): a moment for work that would hold up firing."""
+        if not self._idle:
+            return False
+        if self._next_timer is None:
+            return True
+        return clock.real_seconds((self._next_timer - clock.now()).total_seconds()) > seconds
+
     def _idle_seconds(self, poll: float) -> float:
         if self._next_timer is None:
             return poll
@@ -139,7 +153,11 @@ class Worker:
             return min(poll, MIN_IDLE)
         return min(poll, until)  # exactly until it is due: a floor here would be lateness
 
-    async def _process(self, item: Claimed) -> None:
+    async def _process(self, item: Claimed) -> bool:
+        """Run the entry's listener; True when it succeeded (the round marks it done), else
+        its failure is recorded now. A worker that dies before the round's mark leaves the
+        entries to run again after the lease, as for any claimed entry: listeners are
+        idempotent."""
         listener = listener_by_name(item.listener)
         error: str | None = None
         not_before: float | None = None
@@ -159,12 +177,16 @@ class Worker:
                     item.attempts,
                     type(exc).__name__,
                 )
-        dead = await self.hub.db.transaction(lambda s: _finish(s, item, error, not_before))
+        if error is None:
+            return True
+        failure = error
+        dead = await self.hub.db.transaction(lambda s: _fail(s, item, failure, not_before))
         if dead and listener is not None and listener.on_dead is not None:
             try:
                 await listener.on_dead(self.hub, item.event, error or "")
             except Exception:
                 log.exception("dead-letter hook of %s failed", item.listener)
+        return False
 
     async def drain(self, *, max_rounds: int = 1000) -> int:
         """Process until nothing is due (for tests and the CLI)."""
@@ -211,16 +233,23 @@ class Worker:
         log.info("worker stopped")
 
 
-async def _finish(
-    session: AsyncSession, item: Claimed, error: str | None, not_before: float | None = None
+async def _mark_done(session: AsyncSession, entry_ids: list[uuid.UUID]) -> None:
+    await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.id.in_(entry_ids))
+        .values(status="done", locked_until=None, last_error=None)
+    )
+
+
+async def _fail(
+    session: AsyncSession, item: Claimed, error: str, not_before: float | None = None
 ) -> bool:
-    """Record the outcome; True when the entry just went to the dead letters."""
+    """Record a failure: retry later with backoff, or dead-letter after the last attempt
+    (then True)."""
     now = clock.now()
     dead = False
-    if error is None:
-        values: dict[str, object] = {"status": "done", "locked_until": None, "last_error": None}
-    elif item.attempts >= MAX_ATTEMPTS:
-        values = {"status": "dead", "locked_until": None, "last_error": error}
+    if item.attempts >= MAX_ATTEMPTS:
+        values: dict[str, object] = {"status": "dead", "locked_until": None, "last_error": error}
         dead = True
     else:
         delay = backoff(item.attempts)

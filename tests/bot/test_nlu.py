@@ -80,6 +80,8 @@ def test_model_is_picklable_and_gives_the_same_answers(model):
 
 
 def test_training_the_default_pack_takes_seconds(pack):
+    import relaydesk.bot.embeddings  # noqa: F401 - scikit-learn's import is not training
+
     started = time.perf_counter()
     NluModel.from_pack(pack)
     assert time.perf_counter() - started < 15  # about 2-4 s on the reference machine
@@ -127,3 +129,34 @@ def test_a_long_message_is_read_in_bounded_parts(model):
     assert any("48213" in str(e["value"]) for e in parsed.entities)
     far = model.parse(story * 4 + "Can I talk to a person?")  # after 8,800 characters
     assert not far.human_request
+
+
+def test_a_repeated_parse_is_remembered_and_callers_cannot_change_it(model, monkeypatch):
+    """Routing and the bot parse the same message one after the other: once is enough."""
+    text = "My order #48213 never arrived, I want a refund of 20 EUR"
+    first = model.parse(text, language="en", previous=["hello"])
+    calls = []
+    original = model._parse
+    monkeypatch.setattr(
+        model, "_parse", lambda *args: calls.append(args) or original(*args), raising=False
+    )
+    again = model.parse(text, language="en", previous=["hello"])
+    assert again == first and calls == []
+    again.entities.clear()
+    again.sentiment.clear()
+    assert model.parse(text, language="en", previous=["hello"]) == first
+    assert first.entities and first.sentiment  # the remembered one is untouched
+    other_context = model.parse(text, language="en", previous=["hello", "anyone?"])
+    assert len(calls) == 1  # other earlier messages: parsed again
+    assert other_context.intent == first.intent
+
+
+def test_remembered_parses_are_bounded_and_not_pickled(model):
+    from relaydesk.bot import nlu
+
+    for n in range(nlu.PARSES_KEPT + 20):
+        model.parse(f"where is order {n}")
+    assert len(model._parses) == nlu.PARSES_KEPT
+    clone = pickle.loads(pickle.dumps(model))
+    assert len(clone._parses) == 0
+    assert clone.parse("where is order 3") == model.parse("where is order 3")

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
-from sklearn.pipeline import FeatureUnion  # type: ignore[import-untyped]
-
-from relaydesk.bot.classifier import SparseFeatures
 from relaydesk.bot.pack import Article
 from relaydesk.bot.text import normalise_for_model
+
+if TYPE_CHECKING:  # scikit-learn is imported when an index is built, not with the bot
+    from sklearn.pipeline import FeatureUnion  # type: ignore[import-untyped]
+
+    from relaydesk.bot.classifier import SparseFeatures
 
 # Function words carry no topic; in a small knowledge base they would dominate the scores.
 STOPWORDS = frozenset(
@@ -85,6 +86,11 @@ class KnowledgeBase:
         self._matrix = None
         self._fast: SparseFeatures | None = None
         if self._keys:
+            from sklearn.feature_extraction.text import (  # type: ignore[import-untyped]
+                TfidfVectorizer,
+            )
+            from sklearn.pipeline import FeatureUnion
+
             self._vectorizer = FeatureUnion(
                 [
                     ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
@@ -104,6 +110,10 @@ class KnowledgeBase:
         """Best articles for `query`, one variant per article, highest score first."""
         if self._vectorizer is None or self._matrix is None or not query.strip():
             return []
+        import numpy as np  # imported already: the index was built with scikit-learn
+
+        from relaydesk.bot.classifier import SparseFeatures
+
         fast = getattr(self, "_fast", None)
         if fast is None:
             fast = self._fast = SparseFeatures(self._vectorizer)

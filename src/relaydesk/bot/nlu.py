@@ -8,14 +8,12 @@ database or network handle, so the hub and the simulator run the same code.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from relaydesk.bot.classifier import TextClassifier
-from relaydesk.bot.embeddings import EnsembleClassifier, make_classifier
 from relaydesk.bot.entities import extract_entities
 from relaydesk.bot.human_request import detect as detect_human_request
 from relaydesk.bot.language import SUPPORTED, detect_language
@@ -23,12 +21,21 @@ from relaydesk.bot.pack import Pack
 from relaydesk.bot.sentiment import analyse
 from relaydesk.bot.text import MAX_HUMAN_REQUEST_CHARS, for_understanding
 
+if TYPE_CHECKING:  # scikit-learn is imported by training, not by importing the bot
+    import numpy as np
+
+    from relaydesk.bot.classifier import TextClassifier
+    from relaydesk.bot.embeddings import EnsembleClassifier
+
 OUT_OF_SCOPE = "__out_of_scope__"
 HUMAN_REQUEST = "human_request"
 # Intents that carry no topic: a human request wins over them, not over "order_status".
 _NO_TOPIC = frozenset({None, "greeting", "goodbye", HUMAN_REQUEST})
 
 Examples = Mapping[str, Mapping[str, Sequence[str]]]
+PARSES_KEPT = 256
+"""Recent parses a model remembers: routing and the bot understand the same customer message
+one after the other in the worker, and the parse is the same (the model is deterministic)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,21 @@ class NluModel:
         self.intents = tuple(intents)
         self.languages = tuple(languages)
         self.out_of_scope_threshold = out_of_scope_threshold
+        self._parses: OrderedDict[tuple[str, str | None, tuple[str, ...]], ParseResult] = (
+            OrderedDict()
+        )
+        self._parses_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_parses", None)  # a cache, and locks do not pickle
+        state.pop("_parses_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._parses = OrderedDict()
+        self._parses_lock = threading.Lock()
 
     @classmethod
     def train(
@@ -100,6 +122,9 @@ class NluModel:
         ``backend``: ``tfidf`` (default) or ``ensemble`` (TF-IDF + sentence embeddings, needs
         the ``embeddings`` extra).
         """
+        from relaydesk.bot.classifier import TextClassifier
+        from relaydesk.bot.embeddings import make_classifier
+
         texts, intents, langs = _flatten(examples)
         if not texts:
             raise ValueError("no training examples")
@@ -167,7 +192,27 @@ class NluModel:
     def parse(
         self, text: str, language: str | None = None, previous: Sequence[str] = ()
     ) -> ParseResult:
-        """Understand one customer message; `previous` are the customer's earlier messages."""
+        """Understand one customer message; `previous` are the customer's earlier messages.
+
+        The same arguments give the same result, so the last ``PARSES_KEPT`` are remembered:
+        routing and the bot parse each new customer message once between them."""
+        key = (text, language, tuple(previous))
+        with self._parses_lock:
+            kept = self._parses.get(key)
+            if kept is not None:
+                self._parses.move_to_end(key)
+        if kept is None:
+            kept = self._parse(text, language, previous)
+            with self._parses_lock:
+                self._parses[key] = kept
+                while len(self._parses) > PARSES_KEPT:
+                    self._parses.popitem(last=False)
+        # a copy of the mutable parts: a caller changing its result cannot change the next
+        return replace(
+            kept, entities=[dict(e) for e in kept.entities], sentiment=dict(kept.sentiment)
+        )
+
+    def _parse(self, text: str, language: str | None, previous: Sequence[str]) -> ParseResult:
         whole, text = for_understanding(text, MAX_HUMAN_REQUEST_CHARS), for_understanding(text)
         previous = [for_understanding(p) for p in previous]
         lang = self.detect_language(text, hint=language)

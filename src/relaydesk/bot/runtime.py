@@ -73,6 +73,11 @@ class BotModels:
         with self._lock:
             return self._futures.get(version)
 
+    def started(self) -> bool:
+        """Whether any version's training was started in this process."""
+        with self._lock:
+            return bool(self._futures)
+
     async def current(self) -> NluModel:
         """The default pack's model."""
         return (await asyncio.wrap_future(self.start())).model

@@ -32,7 +32,6 @@ from relaydesk.sla.queries import (
     queue_due,
 )
 from relaydesk.sla.schemas import CLOCK_KINDS, EscalationSpec, PolicySpec, SlaConfig
-from relaydesk.workspace.models import WorkspaceSetting
 
 if TYPE_CHECKING:
     from relaydesk.workspace.actions import Change
@@ -51,24 +50,11 @@ async def apply_sla(session: AsyncSession, config: SlaConfig | None, *, actor: s
 
     Clocks already running keep their policy until the journey's next event recomputes them.
     """
-    from relaydesk.workspace.actions import Change  # the workspace imports this module
+    from relaydesk.workspace.actions import store_section  # the workspace imports this module
 
     if config is None:
         return []
-    value = {"value": stored_form(config)}
-    row = await session.get(WorkspaceSetting, CONFIG_KEY)
-    if row is None:
-        session.add(WorkspaceSetting(key=CONFIG_KEY, value=value, updated_at=clock.now()))
-        return [Change("sla", "settings", "created")]
-    if row.value == value:
-        return [Change("sla", "settings", "unchanged")]
-    changed = sorted(
-        key
-        for key in set(row.value.get("value", {})) | set(value["value"])
-        if row.value.get("value", {}).get(key) != value["value"].get(key)
-    )
-    row.value, row.updated_at = value, clock.now()
-    return [Change("sla", "settings", "updated", changed)]
+    return await store_section(session, "sla", CONFIG_KEY, stored_form(config))
 
 
 def stored_form(config: SlaConfig) -> dict[str, Any]:

@@ -53,6 +53,25 @@ class ApplyReport:
         return ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "nothing declared"
 
 
+async def store_section(
+    session: AsyncSession, kind: str, key: str, stored: dict[str, Any]
+) -> list[Change]:
+    """Store a workspace file section (``routing:``, ``sla:``, ``outreach:``) as the one
+    setting ``key``, in its JSON-ready ``stored`` form; idempotent: the same form twice
+    reports ``unchanged``, a new one ``updated`` with the top-level keys that differ."""
+    value = {"value": stored}
+    row = await session.get(WorkspaceSetting, key)
+    if row is None:
+        session.add(WorkspaceSetting(key=key, value=value, updated_at=clock.now()))
+        return [Change(kind, "settings", "created")]
+    if row.value == value:
+        return [Change(kind, "settings", "unchanged")]
+    old = row.value.get("value", {})
+    changed = sorted(k for k in set(old) | set(stored) if old.get(k) != stored.get(k))
+    row.value, row.updated_at = value, clock.now()
+    return [Change(kind, "settings", "updated", changed)]
+
+
 def _sync(row: Any, values: dict[str, Any]) -> list[str]:
     """Set ``values`` on ``row``; return the names of fields that really changed."""
     changed = []

@@ -36,24 +36,11 @@ async def apply_routing(
     session: AsyncSession, config: RoutingConfig | None, *, actor: str
 ) -> list[Change]:
     """Idempotent: the same section twice reports ``unchanged``; no section changes nothing."""
-    from relaydesk.workspace.actions import Change  # the workspace imports this module
+    from relaydesk.workspace.actions import store_section  # the workspace imports this module
 
     if config is None:
         return []
-    value = {"value": stored_form(config)}
-    row = await session.get(WorkspaceSetting, CONFIG_KEY)
-    if row is None:
-        session.add(WorkspaceSetting(key=CONFIG_KEY, value=value, updated_at=clock.now()))
-        return [Change("routing", "settings", "created")]
-    if row.value == value:
-        return [Change("routing", "settings", "unchanged")]
-    changed = sorted(
-        key
-        for key in set(row.value.get("value", {})) | set(value["value"])
-        if row.value.get("value", {}).get(key) != value["value"].get(key)
-    )
-    row.value, row.updated_at = value, clock.now()
-    return [Change("routing", "settings", "updated", changed)]
+    return await store_section(session, "routing", CONFIG_KEY, stored_form(config))
 
 
 async def store_coefficients(session: AsyncSession, coefficients: Coefficients) -> None:
