@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relaydesk import __version__
 from relaydesk.api.deps import TokenCache
-from relaydesk.api.errors import install_error_handlers
+from relaydesk.api.errors import UNAUTHORIZED, install_error_handlers
 from relaydesk.api.router import router as api_router
 from relaydesk.bus import load_listeners
 from relaydesk.channels.receivers import Receivers
@@ -139,8 +139,8 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     app.include_router(api_router)
     app.include_router(webhook_router)
     app.include_router(webchat_router)
-    app.include_router(kb_api.router, prefix="/api/v1")
-    app.include_router(routing_api.router, prefix="/api/v1")
+    app.include_router(kb_api.router, prefix="/api/v1", responses=UNAUTHORIZED)
+    app.include_router(routing_api.router, prefix="/api/v1", responses=UNAUTHORIZED)
     app.include_router(kb_help.router)
     app.include_router(console_router)
     return app

@@ -218,6 +218,14 @@ async def test_openapi_documents_every_route(anonymous: httpx.AsyncClient) -> No
     post = paths["/api/v1/messages"]["post"]
     assert {"201", "200", "404", "413", "422"} <= set(post["responses"])
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path, operations in paths.items():
+        if path.startswith("/api/"):
+            for method, operation in operations.items():
+                assert "401" in operation["responses"], (method, path)
+    assert "404" in paths["/api/v1/customers/{customer_id}/timeline"]["get"]["responses"]
+    assert "404" in paths["/api/v1/journeys/{journey_id}"]["get"]["responses"]
+    assert "409" in paths["/api/v1/journeys/{journey_id}/resolve"]["post"]["responses"]
+    assert "409" in paths["/api/v1/customers/{customer_id}"]["patch"]["responses"]
     customer = spec["components"]["schemas"]["CustomerOut"]["properties"]
     assert {"lifetime_value", "tier", "attributes", "identities", "consent"} <= set(customer)
     journey = spec["components"]["schemas"]["JourneyOut"]["properties"]

@@ -369,3 +369,13 @@ async def test_nul_characters_are_stored_the_same_on_every_database(
     assert journey["context"]["k"] == "a\ufffdb"
     again = await client.post("/api/v1/messages", json=body)
     assert again.status_code == 200 and again.json()["duplicate"] is True
+
+
+async def test_a_text_of_only_whitespace_is_refused_naming_the_field(
+    client: httpx.AsyncClient, hub: Hub
+) -> None:
+    response = await client.post("/api/v1/messages", json=message("blank", text=" \n\t "))
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["field"] == "text" and "only whitespace" in problem["msg"]
+    assert await scalar(hub, "select count(*) from messages") == 0

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 _CODES = {
@@ -41,6 +42,23 @@ class ApiError(Exception):
         self.error = error
         self.detail = detail
         self.extra = extra
+
+
+class Problem(BaseModel):
+    """Every error's body: a stable code and a sentence that names the problem."""
+
+    error: str
+    detail: Any = None
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry with the error body."""
+    return {"model": Problem, "description": description}
+
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: problem("Missing or wrong bearer token (see `relaydesk token create`)")
+}
 
 
 def field_error(location: tuple[str | int, ...], message: str) -> RequestValidationError:

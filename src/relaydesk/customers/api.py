@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.api.deps import HubDep, PrincipalDep
-from relaydesk.api.errors import ApiError, field_error, moved
+from relaydesk.api.errors import ApiError, field_error, moved, problem
 from relaydesk.customers.actions import (
     CustomerNotFound,
     IdentityTaken,
@@ -48,7 +48,8 @@ from relaydesk.journeys.schemas import Timeline
 router = APIRouter(tags=["customers"])
 
 MERGED: dict[int | str, dict[str, Any]] = {
-    308: {"description": "The customer was merged; follow Location to the survivor"}
+    308: {"description": "The customer was merged; follow Location to the survivor"},
+    404: problem("No customer with that id (`customer_not_found`)"),
 }
 
 
@@ -127,7 +128,10 @@ async def get_customer(
 @router.patch(
     "/customers/{customer_id}",
     response_model=CustomerOut,
-    responses=MERGED,
+    responses={
+        **MERGED,
+        409: problem("An identity belongs to another customer (`identity_taken`)"),
+    },
     summary="Update a customer",
 )
 async def patch_customer(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from relaydesk.api.deps import HubDep, PrincipalDep
-from relaydesk.api.errors import ApiError, field_error, moved
+from relaydesk.api.errors import ApiError, field_error, moved, problem
 from relaydesk.channels.api_channel import ApiChannel, sender_from_api
 from relaydesk.channels.base import InboundMessage
 from relaydesk.channels.models import Channel
@@ -129,7 +129,12 @@ async def post_message(
 
 
 COMBINED: dict[int | str, dict[str, Any]] = {
-    308: {"description": "Folded into another journey; follow Location"}
+    308: {"description": "Folded into another journey; follow Location"},
+    404: problem("No journey with that id (`journey_not_found`)"),
+}
+CHANGES_STATUS: dict[int | str, dict[str, Any]] = {
+    **COMBINED,
+    409: problem("Not allowed from the journey's status (`invalid_transition`)"),
 }
 
 
@@ -166,7 +171,7 @@ async def get_journey(
 @router.post(
     "/journeys/{journey_id}/resolve",
     response_model=JourneyOut,
-    responses=COMBINED,
+    responses=CHANGES_STATUS,
     summary="Resolve a journey",
 )
 async def post_resolve(
@@ -188,7 +193,7 @@ async def post_resolve(
 @router.post(
     "/journeys/{journey_id}/wait",
     response_model=JourneyOut,
-    responses=COMBINED,
+    responses=CHANGES_STATUS,
     summary="Wait on the customer (SLA clocks pause until they write)",
 )
 async def post_wait(

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from relaydesk.routing.schemas import RoutingOut
 from relaydesk.sla.schemas import SlaOut
@@ -44,6 +44,13 @@ class MessageIn(BaseModel):
     context: dict[str, Any] | None = Field(
         None, description="Facts you already know (e.g. order_number); merged into the journey"
     )
+
+    @field_validator("text")
+    @classmethod
+    def _says_something(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is only whitespace: nothing for anyone to answer")
+        return value
 
 
 class MessageAccepted(BaseModel):
