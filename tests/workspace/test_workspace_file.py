@@ -60,7 +60,7 @@ agents:
         ("settings:\n  currency: euro\n", "ws.yaml:2: settings.currency:"),
         (
             "channels:\n  - name: a\n    kind: api\n  - name: a\n    kind: api\n",
-            "channels[1].name: 'a' appears twice",
+            "ws.yaml:4: channels[1].name: 'a' appears twice",
         ),
         (
             "channels:\n  - name: a\n    kind: api\n    settings:\n      auth_token: hunter2\n",

@@ -120,7 +120,9 @@ def parse_workspace(text: str, source: str = "<workspace>") -> LoadedWorkspace:
             location = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
             message = str(error["msg"]).removeprefix("Value error, ")
             head, sep, rest = message.partition(": ")
-            named = tuple(int(p) if p.isdigit() else p for p in head.split("."))
+            # validators name their field as "channels[7].name" or "policies.2.name"
+            dotted = head.replace("[", ".").replace("]", "")
+            named = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
             if sep and " " not in head and (*location, *named) in lines:
                 location, message = (*location, *named), rest
             problems.append(WorkspaceProblem(loaded.line_of(*location), _dotted(location), message))
