@@ -265,3 +265,33 @@ async def test_files_become_links_where_the_channel_cannot_attach_them(
     body = request.json()
     assert body["text"] == "Your label\n\nlabel.pdf: https://files.example.com/label.pdf"
     assert (body["buttons"], body["choices"]) == (["Got it"], buttons)
+
+
+async def test_a_sent_message_is_not_sent_again_when_storing_the_result_fails(
+    client: httpx.AsyncClient, hub: Hub, provider: LoopbackProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider accepted it: a retry would reach the customer twice. It is recorded as sent
+    (without the provider's id) and the channel's health says what went wrong."""
+    from relaydesk.channels import delivery
+
+    real, calls = delivery.record_sent, []
+
+    async def fails_once(*args: object) -> None:
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("the database said no")
+        await real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(delivery, "record_sent", fails_once)
+    journey = await start_journey(client)
+    reply = (
+        await client.post(f"/api/v1/journeys/{journey['journey_id']}/messages", json={"text": "x"})
+    ).json()
+    await Worker(hub).drain()
+    await Worker(hub).drain()
+    assert len(provider.requests) == 1
+    assert (await client.get(f"/api/v1/messages/{reply['id']}")).json()["delivery_status"] == "sent"
+    web = next(
+        c for c in (await client.get("/api/v1/channels")).json()["items"] if c["name"] == "web"
+    )
+    assert "storing the provider's id failed (RuntimeError)" in web["health"]["last_error"]

@@ -95,6 +95,16 @@ async def deliver(hub: Hub, event: StoredEvent) -> None:
             lambda s: record_failed(s, message.id, error=error, code=code, opted_out=opted_out)
         )
         return
-    await hub.db.transaction(
-        lambda s: record_sent(s, message.id, result.external_id, result.status)
-    )
+    try:
+        await hub.db.transaction(
+            lambda s: record_sent(s, message.id, result.external_id, result.status)
+        )
+    except Exception as exc:
+        # The provider has the message: a retry would reach the customer twice. Record it as
+        # sent without the provider's id, and say so in the channel's health.
+        problem = (
+            f"{channel.kind}: sent, but storing the provider's id failed ({type(exc).__name__})"
+        )
+        log.warning("%s", problem)
+        await hub.db.transaction(lambda s: record_sent(s, message.id, None, result.status))
+        await hub.db.transaction(lambda s: record_channel_error(s, channel.id, problem))
