@@ -81,3 +81,16 @@ def _flat() -> tuple[list[str], list[str]]:
             texts += items
             labels += [intent] * len(items)
     return texts, labels
+
+
+@pytest.mark.parametrize(
+    "text", ["x" * 2000, "xxxxx", "مرحبا، أين طلبي؟", "你好\uff0c我的订单在哪里\uff1f", "🙂🙂🙂"]
+)
+def test_a_text_sharing_no_word_or_trigram_with_the_examples_is_out_of_scope(
+    model: NluModel, text: str
+) -> None:
+    """Only spaces, single letters or pairs in common: the probabilities are about the
+    intercepts, so the bot says it does not know instead of guessing "goodbye"."""
+    parsed = model.parse(text)
+    assert parsed.out_of_scope and parsed.intent is None
+    assert model.classify_batch([text]) == [model.classify(text)]

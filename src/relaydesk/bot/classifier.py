@@ -65,10 +65,19 @@ class SparseFeatures:
     def __init__(self, union: FeatureUnion) -> None:
         self._blocks = []
         offset = 0
-        for _, vec in union.transformer_list:
+        meaningful: list[np.ndarray] = []
+        for name, vec in union.transformer_list:
             self._blocks.append((vec.build_analyzer(), vec.vocabulary_, vec.idf_, offset))
             offset += len(vec.vocabulary_)
+            mask = np.ones(len(vec.vocabulary_), dtype=bool)
+            if name == "char":  # a space, a letter or a pair says nothing about an intent
+                for term, j in vec.vocabulary_.items():
+                    mask[j] = len(term.replace(" ", "")) >= 3
+            meaningful.append(mask)
         self.size = offset
+        self.meaningful = np.concatenate(meaningful)
+        """Features that show the text shares something with the training examples: a word,
+        or a character n-gram of three letters or more."""
 
     def transform(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and TF-IDF weights (each block L2-normalised, like sklearn)."""
@@ -203,6 +212,10 @@ class TextClassifier:
     def scored_one(self, text: str) -> tuple[np.ndarray, float]:
         """Probabilities and the in-scope score of one text (see ``in_scope_score``)."""
         probs, vector = self._proba_and_vector(text)
+        if not vector[self._fast_path()[0].meaningful].any():
+            # Nothing in it the model has seen (another script, emoji, "xxxx"): the
+            # probabilities are about the intercepts, so it is out of scope, not the likeliest.
+            return probs, 0.0
         top = int(probs.argmax())
         similarity = self.neighbours.nearest_one(vector, top)
         return probs, float(in_scope_score(probs[top], similarity, self.neighbour_weight))
@@ -222,9 +235,10 @@ class TextClassifier:
         probs, x = self._proba_matrix(texts)
         top = probs.argmax(axis=1)
         similarity = self.neighbours.nearest(x, top)
-        return probs, np.asarray(
-            in_scope_score(probs.max(axis=1), similarity, self.neighbour_weight)
-        )
+        score = np.asarray(in_scope_score(probs.max(axis=1), similarity, self.neighbour_weight))
+        meaningful = self._fast_path()[0].meaningful
+        known = np.asarray(x[:, meaningful].getnnz(axis=1) > 0)  # see scored_one
+        return probs, np.where(known, score, 0.0)
 
     def ranked(self, text: str, top: int = 3) -> list[tuple[str, float]]:
         probs = self.proba_one(text)
