@@ -16,6 +16,7 @@ from relaydesk import clock
 from relaydesk.agents.models import Agent, Team, agent_teams
 from relaydesk.bot.actions import apply_bot
 from relaydesk.bus import publish
+from relaydesk.canned.actions import apply_canned_replies
 from relaydesk.channels.models import Channel
 from relaydesk.db import new_id
 from relaydesk.kb.actions import apply_knowledge_base
@@ -198,6 +199,7 @@ async def apply_workspace(
     report.changes.extend(await apply_sla(session, spec.sla, actor=actor))
     report.changes.extend(await apply_outreach(session, spec.outreach, actor=actor))
     report.changes.extend(await apply_bot(session, loaded, actor=actor))
+    report.changes.extend(await apply_canned_replies(session, spec.canned_replies, actor=actor))
 
     if report.changed:
         await publish(

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from relaydesk.bot.schemas import BotSpec
+from relaydesk.canned.schemas import CannedReplySpec
 from relaydesk.channels.registry import adapter_class
 from relaydesk.kb.schemas import KnowledgeBaseSpec
 from relaydesk.outreach.config import OutreachConfig
@@ -138,10 +139,16 @@ class WorkspaceSpec(_Strict):
     sla: SlaConfig | None = None
     outreach: OutreachConfig | None = None
     bot: BotSpec | None = None
+    canned_replies: list[CannedReplySpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_names(self) -> WorkspaceSpec:
-        for section, key in (("channels", "name"), ("teams", "name"), ("agents", "email")):
+        for section, key in (
+            ("channels", "name"),
+            ("teams", "name"),
+            ("agents", "email"),
+            ("canned_replies", "name"),
+        ):
             seen: set[str] = set()
             for index, item in enumerate(getattr(self, section)):
                 value = getattr(item, key)
