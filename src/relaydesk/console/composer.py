@@ -18,7 +18,6 @@ from relaydesk.channels.models import Channel
 from relaydesk.console import auth
 from relaydesk.console.auth import ConsoleUser, UserDep
 from relaydesk.console.composing import (
-    ChannelOption,
     canned_options,
     channel_options,
     customer_language,
@@ -231,12 +230,6 @@ async def journey_page_route(
         else:
             extra["draft"] = insert_text(match)
     return await _render(hub, user, loaded, **extra)
-
-
-def _option(options: list[ChannelOption], name: str | None) -> ChannelOption | None:
-    if name is None:
-        return next((o for o in options if o.current), None)
-    return next((o for o in options if o.name == name), None)
 
 
 async def _template_reply(

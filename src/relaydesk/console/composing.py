@@ -189,10 +189,12 @@ def canned_options(
 
 
 def customer_language(page: JourneyPage) -> str | None:
+    """The handoff's language, else the customer's locale, as a base code (``sv``)."""
     handoff = page.handoff or {}
-    if handoff.get("language"):
-        return str(handoff["language"])
-    return page.customer.locale if page.customer else None
+    raw = handoff.get("language") or (page.customer.locale if page.customer else None)
+    if not raw:
+        return None
+    return str(raw).replace("_", "-").split("-")[0].lower() or None
 
 
 def last_customer_message(page: JourneyPage) -> str | None:
