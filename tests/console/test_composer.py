@@ -311,9 +311,12 @@ async def test_knowledge_base_suggestions_for_the_last_customer_message(
     await sign_in(browser, "alice@example.com")
     page = (await browser.get(f"/console/journeys/{maja.id}")).text
     region = page.split('id="kb-suggestions"')[1].split("</ul>")[0]
-    slugs = re.findall(r"\?article=([a-z0-9-]+)#composer", region)
-    assert slugs, "no suggestion for 'My order 1042 has not arrived yet'"
-    inserted = await browser.get(f"/console/journeys/{maja.id}", params={"article": slugs[0]})
+    links = re.findall(r"\?article=([a-z0-9-]+)&amp;lang=([a-z]+)#composer", region)
+    assert links, "no suggestion for 'My order 1042 has not arrived yet'"
+    slugs = [slug for slug, _ in links]
+    inserted = await browser.get(
+        f"/console/journeys/{maja.id}", params={"article": slugs[0], "lang": links[0][1]}
+    )
     draft = html.unescape(inserted.text.split('id="reply-text"')[1].split("</textarea>")[0])
     assert f"/help/{slugs[0]}?lang=" in draft
     first = html.unescape(region.split('data-insert="')[1].split('"')[0])

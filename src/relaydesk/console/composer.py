@@ -200,9 +200,10 @@ async def journey_page_route(
     sent: str | None = None,
     canned: str | None = None,
     article: str | None = None,
+    lang: str | None = None,
 ) -> Response:
-    """``?canned=NAME`` or ``?article=SLUG`` puts that text in the reply box (the no-script
-    way to use a canned reply or a suggestion; the page's script does it in place)."""
+    """``?canned=NAME`` or ``?article=SLUG&lang=LANG`` puts that text in the reply box (the
+    no-script way to use a canned reply or a suggestion; the page's script does it in place)."""
     hub = _hub(request)
     loaded = await _load(hub, parse_journey_id(journey_id), user)
     if isinstance(loaded, RedirectResponse):
@@ -224,7 +225,8 @@ async def journey_page_route(
                 )
     if article:
         kb = await load_knowledge_base(hub)
-        match = kb.variant(article[:100], customer_language(loaded) or "en")
+        wanted = (lang or "")[:8] or customer_language(loaded) or "en"
+        match = kb.variant(article[:100], wanted)
         if match is None:
             extra["canned_notice"] = f"No article {article[:100]!r}."
         else:
