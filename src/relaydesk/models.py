@@ -4,6 +4,7 @@ from relaydesk.agents.models import Agent, ApiToken, Team, agent_teams
 from relaydesk.audit.models import AuditEntry
 from relaydesk.bot.models import BotDialogue
 from relaydesk.bus import Event, OutboxEntry
+from relaydesk.canned.models import CannedReply
 from relaydesk.channels.models import Channel
 from relaydesk.channels.webchat.models import WebchatVerification
 from relaydesk.console.models import ConsoleSession, SignInFailure
@@ -17,7 +18,7 @@ from relaydesk.customers.models import (
     Order,
 )
 from relaydesk.db import metadata
-from relaydesk.journeys.models import Conversation, Journey, Message
+from relaydesk.journeys.models import Conversation, Journey, JourneyNote, Message
 from relaydesk.kb.models import KbArticle, KbVariant
 from relaydesk.outreach.models import Notification, Survey, SurveyAnswer, UpdatePlan
 from relaydesk.routing.models import AgentLoad, Assignment, QueueEntryRow, RoutingDecision
@@ -32,6 +33,7 @@ __all__ = [
     "Assignment",
     "AuditEntry",
     "BotDialogue",
+    "CannedReply",
     "Channel",
     "Consent",
     "ConsoleSession",
@@ -42,6 +44,7 @@ __all__ = [
     "Identity",
     "IdentityClaim",
     "Journey",
+    "JourneyNote",
     "KbArticle",
     "KbVariant",
     "MergeSuggestion",

@@ -238,7 +238,9 @@ async def test_a_refused_reply_shows_the_reason_and_keeps_the_draft(
     )
     await sign_in(browser, "alice@example.com")
     page = await browser.get(f"/console/journeys/{maja.id}")
-    assert "mobile-app (opted out)" in page.text
+    rules = page.text.split('id="channel-rules"')[1].split("</ul>")[0]
+    assert "the customer opted out of mobile-app; reply on another channel" in rules
+    assert 'value="mobile-app" selected disabled' in page.text
     refused = await browser.post(
         f"/console/journeys/{maja.id}/reply",
         data={"csrf_token": csrf_of(page.text), "text": "Hello <b>there</b>"},

@@ -36,17 +36,21 @@ async def next_update_route(journey_id: str, request: Request, user: UserDep) ->
         return loaded
     blocked = reply_block(user, loaded.journey.owner.type, loaded.journey.owner.agent_id)
     if blocked is not None:
-        return _render(user, loaded, 403, refusal=blocked)
+        return await _render(hub, user, loaded, 403, refusal=blocked)
     text = form.get("text", "").strip() or None
     if text is not None and len(text) > 1600:
-        return _render(user, loaded, 400, refusal="An update is at most 1600 characters.")
+        return await _render(
+            hub, user, loaded, 400, refusal="An update is at most 1600 characters."
+        )
     raw_at = form.get("at", "").strip()
     at: datetime | None = None
     if raw_at:
         try:
             at = datetime.fromisoformat(raw_at)
         except ValueError:
-            return _render(user, loaded, 400, refusal="Give the time as a date and time.")
+            return await _render(
+                hub, user, loaded, 400, refusal="Give the time as a date and time."
+            )
 
     async def write(session: AsyncSession) -> None:
         nonlocal at
@@ -61,8 +65,10 @@ async def next_update_route(journey_id: str, request: Request, user: UserDep) ->
     try:
         await hub.db.transaction(write)
     except NotYours as exc:
-        return _render(user, loaded, 409, refusal=exc.reason)
+        return await _render(hub, user, loaded, 409, refusal=exc.reason)
     except UpdateError as exc:
-        return _render(user, loaded, 400 if exc.status == 422 else exc.status, refusal=exc.message)
+        return await _render(
+            hub, user, loaded, 400 if exc.status == 422 else exc.status, refusal=exc.message
+        )
     hub.wake_worker()
     return RedirectResponse(f"/console/journeys/{target}?sent=next_update", status_code=303)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from relaydesk import clock
 from relaydesk.console import auth
+from relaydesk.console import journey_forms as _journey_forms  # noqa: F401  (its routes)
 from relaydesk.console import next_update as _next_update  # noqa: F401  (its route)
 from relaydesk.console.actions import revoke_session
 from relaydesk.console.admin.pages import router as admin_router

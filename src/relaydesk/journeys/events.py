@@ -96,3 +96,10 @@ class OwnerChanged(DomainEvent):
     agent_id: uuid.UUID | None = None
     previous_agent_id: uuid.UUID | None = None
     reason: str
+
+
+class JourneyNoteAdded(DomainEvent):
+    """An agent wrote an internal note (the payload names it; the text stays in its table)."""
+
+    name: ClassVar[str] = "journey.note_added"
+    note_id: uuid.UUID

@@ -95,3 +95,20 @@ class Message(Base):
     delivery_error: Mapped[str | None] = mapped_column(Text)
     delivery_error_code: Mapped[str | None] = mapped_column(String(32))
     delivery_updated_at: Mapped[datetime | None]
+
+
+class JourneyNote(Base):
+    """An agent's internal note on a journey: shown to agents on the timeline, never sent
+    to the customer (it is not a message, so no channel, widget or reply API sees it)."""
+
+    __tablename__ = "journey_notes"
+    __table_args__ = (Index("ix_journey_notes_journey_time", "journey_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    journey_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("journeys.id"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
+    author_agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -16,6 +16,7 @@ from relaydesk import clock
 from relaydesk.agents.models import Agent, Team, agent_teams
 from relaydesk.bot.actions import apply_bot
 from relaydesk.bus import publish
+from relaydesk.canned.actions import apply_canned_replies
 from relaydesk.channels.models import Channel
 from relaydesk.console.actions import apply_context_providers
 from relaydesk.db import new_id
@@ -219,6 +220,7 @@ async def apply_workspace(
     report.changes.extend(await apply_outreach(session, spec.outreach, actor=actor))
     report.changes.extend(await apply_bot(session, loaded, actor=actor))
     report.changes.extend(await apply_context_providers(session, spec.context_providers))
+    report.changes.extend(await apply_canned_replies(session, spec.canned_replies, actor=actor))
 
     if report.changed:
         await publish(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,9 +121,7 @@ def parse_workspace(text: str, source: str = "<workspace>") -> LoadedWorkspace:
             location = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
             message = str(error["msg"]).removeprefix("Value error, ")
             head, sep, rest = message.partition(": ")
-            # validators name their field as "channels[7].name" or "policies.2.name"
-            dotted = head.replace("[", ".").replace("]", "")
-            named = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
+            named = tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", head) if p)
             if sep and " " not in head and (*location, *named) in lines:
                 location, message = (*location, *named), rest
             problems.append(WorkspaceProblem(loaded.line_of(*location), _dotted(location), message))

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from relaydesk.bot.schemas import BotSpec
+from relaydesk.canned.schemas import CannedReplySpec
 from relaydesk.channels.registry import adapter_class
 from relaydesk.console.schemas import ContextProviderSpec, unique_provider_names
 from relaydesk.kb.schemas import KnowledgeBaseSpec
@@ -141,10 +142,16 @@ class WorkspaceSpec(_Strict):
     bot: BotSpec | None = None
     context_providers: list[ContextProviderSpec] | None = None
     """The customer panel's data from the operator's own systems (docs/workspace.md)."""
+    canned_replies: list[CannedReplySpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_names(self) -> WorkspaceSpec:
-        for section, key in (("channels", "name"), ("teams", "name"), ("agents", "email")):
+        for section, key in (
+            ("channels", "name"),
+            ("teams", "name"),
+            ("agents", "email"),
+            ("canned_replies", "name"),
+        ):
             seen: set[str] = set()
             for index, item in enumerate(getattr(self, section)):
                 value = getattr(item, key)

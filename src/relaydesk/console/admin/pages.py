@@ -23,6 +23,7 @@ from relaydesk.channels.models import Channel
 from relaydesk.channels.schemas import ChannelHealth, ChannelOut
 from relaydesk.console.access import may_edit
 from relaydesk.console.admin.actions import NotFound, Refused, update_channel, update_routing
+from relaydesk.console.admin.canned import router as canned_router
 from relaydesk.console.admin.common import can_read, edit_form, hub_of, who
 from relaydesk.console.admin.forms import Errors, YamlError, errors_of, mapping_from_yaml, to_yaml
 from relaydesk.console.admin.kb import router as kb_router
@@ -39,6 +40,7 @@ pack = lru_cache(maxsize=1)(load_pack)
 """The bot's intent pack, read once (the intents page only shows it)."""
 router.include_router(people_router)
 router.include_router(kb_router)
+router.include_router(canned_router)
 
 
 def _out(row: Channel) -> ChannelOut:
@@ -222,7 +224,9 @@ async def audit_log_page(
         except ValueError:
             cursor = None
     chosen = (
-        kind if kind in ("agent", "team", "channel", "routing", "kb_article", "journey") else None
+        kind
+        if kind in ("agent", "team", "channel", "routing", "kb_article", "canned_reply", "journey")
+        else None
     )
     async with hub_of(request).db.read() as session:
         page = await audit_page(session, limit=50, before=cursor, target_kind=chosen)

@@ -7,15 +7,18 @@ from relaydesk.journeys.actions.lifecycle import (
     resolve_journey,
     wait_on_customer,
 )
+from relaydesk.journeys.actions.notes import InvalidNote, add_note
 from relaydesk.journeys.actions.ownership import change_owner
 from relaydesk.journeys.actions.replies import Reply, ReplyRefused, queue_reply
 
 __all__ = [
     "Inbound",
     "IngestResult",
+    "InvalidNote",
     "JourneyNotFound",
     "Reply",
     "ReplyRefused",
+    "add_note",
     "change_owner",
     "find_duplicate",
     "ingest_inbound",

@@ -1,8 +1,9 @@
 """Queueing replies to a journey (the outbound half of journeys/actions.py).
 
-A reply is checked against the channel's rules (consent, the provider's reply window) before
-it is stored; the stored message and its ``MessageQueued`` event are written in one
-transaction and delivered by channels/delivery.py through the outbox.
+A reply is checked against the channel's rules (journeys/reply_rules.py: consent, the
+provider's reply window) before it is stored; the stored message and its ``MessageQueued``
+event are written in one transaction and delivered by channels/delivery.py through the
+outbox.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from relaydesk.customers.models import Consent, Identity
 from relaydesk.db import new_id
 from relaydesk.journeys.events import MessageQueued
 from relaydesk.journeys.models import Conversation, Journey, Message
+from relaydesk.journeys.reply_rules import ChannelSnapshot, check_reply
 from relaydesk.journeys.states import ConversationStatus
 
 
@@ -118,49 +120,34 @@ async def queue_reply(session: AsyncSession, journey_id: uuid.UUID, reply: Reply
     if journey is None:
         raise ReplyRefused("journey_not_found", f"no journey {journey_id}")
     conversation, channel = await _conversation_for_reply(session, journey, reply.channel)
-    if not channel.enabled:
-        raise ReplyRefused("channel_disabled", f"channel {channel.name} is disabled")
-    if not adapter_class(channel.kind).takes_written_replies:
-        raise ReplyRefused(
-            "no_written_replies",
-            f"{channel.name} is a {channel.kind} channel: a call cannot carry a written reply; "
-            "reply on another channel (SMS, WhatsApp, email)",
+    revoked = (
+        await session.scalars(
+            select(Consent.channel).where(
+                Consent.customer_id == journey.customer_id,
+                Consent.channel.in_([consent_key(channel.name, p) for p in ("all", "marketing")]),
+                Consent.status == "revoked",
+            )
         )
-    purposes = ["all", "marketing"] if reply.meta.get("purpose") == "marketing" else ["all"]
-    refused = await session.scalar(
-        select(Consent.channel).where(
-            Consent.customer_id == journey.customer_id,
-            Consent.channel.in_([consent_key(channel.name, p) for p in purposes]),
-            Consent.status == "revoked",
-        )
+    ).all()
+    snapshot = ChannelSnapshot(
+        name=channel.name,
+        kind=channel.kind,
+        enabled=channel.enabled,
+        reachable=True,
+        last_inbound_at=conversation.last_inbound_at,
+        revoked=frozenset(revoked),
     )
-    if refused is not None:
-        what = "marketing messages on " if refused != channel.name else ""
-        raise ReplyRefused(
-            "opted_out",
-            f"the customer opted out of {what}{channel.name}; reply on another channel",
-        )
-    capabilities = adapter_class(channel.kind).capabilities
     now = clock.now()
-    window = capabilities.reply_window
-    if window is not None:
-        opened = conversation.last_inbound_at
-        if opened is None or now - opened > window:
-            hours = int(window.total_seconds() // 3600)
-            allowed = capabilities.outside_window
-            if not ((allowed == "template" and reply.template) or (allowed == "tag" and reply.tag)):
-                how = {
-                    "template": "send an approved template",
-                    "tag": "send it with a message tag (HUMAN_AGENT)",
-                }.get(allowed or "", "wait for the customer to write again")
-                raise ReplyRefused(
-                    "window_closed",
-                    f"{channel.name}: the customer's last message is older than {hours} h, so "
-                    f"{channel.kind} allows no free-form reply; {how} or use another channel",
-                )
-    limit = capabilities.max_text_length
-    if limit is not None and len(reply.text) > limit:
-        raise ReplyRefused("too_long", f"{channel.kind} messages are at most {limit} characters")
+    verdict = check_reply(
+        snapshot,
+        now,
+        marketing=reply.meta.get("purpose") == "marketing",
+        template=bool(reply.template),
+        tag=bool(reply.tag),
+        text_length=len(reply.text),
+    )
+    if verdict.refusal is not None:
+        raise ReplyRefused(verdict.refusal.code, verdict.refusal.reason)
     message = Message(
         id=new_id(),
         conversation_id=conversation.id,

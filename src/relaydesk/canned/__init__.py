@@ -1,0 +1,1 @@
+"""Canned replies: stored answers with {variables} an agent picks in the composer."""
