@@ -60,6 +60,44 @@ class BodySizeLimit:
             await _too_large(send, self.limit)
 
 
+class BearerFirst:
+    """An /api/v1 request without a bearer token gets 401 before its body is read, so a
+    caller without a token learns that first (not that its JSON is broken). The token itself
+    is checked by the routes' dependency."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/v1/"):
+            header = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if header[:7].lower() != b"bearer " or not header[7:].strip():
+                await _json(send, 401, _NO_TOKEN, [(b"www-authenticate", b"Bearer")])
+                return
+        await self.app(scope, receive, send)
+
+
+_NO_TOKEN = (
+    b'{"error":"unauthorized","detail":"send an API token as \'Authorization: Bearer <token>\' '
+    b'(create one with `relaydesk token create NAME`)"}'
+)
+
+
+async def _json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -130,6 +168,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     if hub is not None:
         app.state.hub = hub
     install_error_handlers(app)
+    app.add_middleware(BearerFirst)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")

@@ -240,3 +240,15 @@ async def test_openapi_documents_every_route(anonymous: httpx.AsyncClient) -> No
         "created_at",
         "resolved_at",
     } <= set(journey)
+
+
+async def test_no_token_is_401_before_the_body_is_read(anonymous: httpx.AsyncClient) -> None:
+    for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer  "}):
+        response = await anonymous.post(
+            "/api/v1/messages",
+            content=b"{not json",
+            headers={"Content-Type": "application/json", **headers},
+        )
+        assert response.status_code == 401, headers
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["error"] == "unauthorized"
