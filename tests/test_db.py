@@ -158,6 +158,14 @@ async def test_the_loop_keeps_running_while_another_process_holds_the_write_lock
         ("postgres://u@h/db?connect_timeout=5", "postgresql+asyncpg://u@h/db"),
         ("postgresql://u@h/db?application_name=desk", "postgresql+asyncpg://u@h/db"),
         ("sqlite:///var/r.db", "sqlite+aiosqlite:///var/r.db"),
+        (
+            "postgresql://u@/db?host=/var/run/postgresql",
+            "postgresql+asyncpg://u@/db?host=%2Fvar%2Frun%2Fpostgresql",
+        ),
+        (
+            "postgresql://u@h/db?prepared_statement_cache_size=0&connect_timeout=0",
+            "postgresql+asyncpg://u@h/db?prepared_statement_cache_size=0",
+        ),
     ],
 )
 def test_database_urls_people_copy_are_translated_for_the_driver(given: str, expected: str) -> None:

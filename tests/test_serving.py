@@ -119,3 +119,27 @@ async def test_a_failure_reading_the_workspace_does_not_stop_the_worker(
     monkeypatch.setattr(serving, "start_training", start_training)
     await serving.train_when_quiet(hub, StubWorker(quiet_after=0), check=0.01)  # type: ignore[arg-type]
     assert models.starts == ["default"]
+
+
+def test_listen_holds_the_port_and_names_only_a_taken_one() -> None:
+    import errno
+    import socket
+
+    import pytest
+
+    from relaydesk.serving import PortTaken, listen
+
+    first = listen("127.0.0.1", 0)
+    try:
+        port = first.getsockname()[1]
+        with pytest.raises(PortTaken, match=f"cannot listen on 127.0.0.1:{port}"):
+            listen("127.0.0.1", port)  # held from the moment listen() returns
+    finally:
+        first.close()
+    with pytest.raises(OSError) as other:
+        listen("203.0.113.1", 0)  # TEST-NET-3: not an address of this machine
+    assert not isinstance(other.value, PortTaken)
+    assert other.value.errno == errno.EADDRNOTAVAIL
+    local = listen("localhost", 0)
+    assert isinstance(local, socket.socket)
+    local.close()

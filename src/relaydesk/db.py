@@ -94,10 +94,18 @@ def new_id() -> uuid.UUID:
 
 # libpq URL parameters operators write, and what asyncpg calls them.
 _LIBPQ_TO_ASYNCPG = {"sslmode": "ssl", "connect_timeout": "timeout"}
-_ASYNCPG_QUERY = {"ssl", "target_session_attrs"}
+_ASYNCPG_QUERY = {
+    "ssl",
+    "target_session_attrs",
+    # handled by SQLAlchemy's asyncpg dialect itself
+    "host",
+    "port",
+    "prepared_statement_cache_size",
+    "prepared_statement_name_func",
+}
 _KEYWORD_ONLY = {"application_name", "connect_timeout", "timeout", "command_timeout"}
 """Parameters asyncpg takes only as typed keywords: passed by ``connect_args``."""
-_SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+_SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full", "true", "false"}
 
 
 def normalize_database_url(url: str) -> str:
@@ -130,9 +138,10 @@ def normalize_database_url(url: str) -> str:
             if name not in _ASYNCPG_QUERY:
                 raise ValueError(
                     f"unsupported parameter {key!r} in the database URL (supported: sslmode, "
-                    "connect_timeout, application_name, target_session_attrs, command_timeout)"
+                    "connect_timeout, application_name, target_session_attrs, command_timeout, "
+                    "host, port, prepared_statement_cache_size)"
                 )
-            if name == "ssl" and value not in _SSL_MODES:
+            if name == "ssl" and not (isinstance(value, str) and value in _SSL_MODES):
                 raise ValueError(f"sslmode must be one of {', '.join(sorted(_SSL_MODES))}")
             translated[name] = value
         async_url = parsed.set(drivername="postgresql+asyncpg", query=translated)
@@ -145,7 +154,7 @@ def normalize_database_url(url: str) -> str:
 
 def _is_seconds(value: object) -> bool:
     try:
-        return float(str(value)) > 0
+        return float(str(value)) >= 0
     except ValueError:
         return False
 
@@ -159,7 +168,8 @@ def connect_args(url: str) -> dict[str, Any]:
     args: dict[str, Any] = {}
     if name := query.get("application_name"):
         args["server_settings"] = {"application_name": str(name)}
-    if seconds := query.get("connect_timeout") or query.get("timeout"):
+    seconds = query.get("connect_timeout") or query.get("timeout")
+    if seconds is not None and float(str(seconds)) > 0:  # libpq: 0 means wait for ever
         args["timeout"] = float(str(seconds))
     if seconds := query.get("command_timeout"):
         args["command_timeout"] = float(str(seconds))

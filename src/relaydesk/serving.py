@@ -15,6 +15,7 @@ do not need the model run meanwhile.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
 import socket
@@ -34,21 +35,27 @@ TRAIN_WHEN_QUIET_FOR = 15.0
 """Real seconds with nothing due that the worker waits for before building the bot's model."""
 
 
+LISTEN_BACKLOG = 2048  # uvicorn's default
+
+
 class PortTaken(OSError):
     """Another process listens on the address: said before anything is printed or started."""
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """Bind the server's socket first, so nobody is told the hub runs on an address that
-    another process holds (uvicorn would only find out after the banner)."""
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    """Bind and listen on the server's socket first, so nobody is told the hub runs on an
+    address that another process holds (uvicorn would only find out after the banner)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock.bind(address)
+        sock.listen(LISTEN_BACKLOG)
     except OSError as exc:
         sock.close()
-        raise PortTaken(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        if exc.errno == errno.EADDRINUSE:
+            raise PortTaken(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        raise
     sock.set_inheritable(True)
     return sock
 

@@ -301,3 +301,12 @@ channels:
     ] == "sent"
     journey = (await client.get(f"/api/v1/journeys/{timeline[0]['journey_id']}")).json()
     assert journey["channels"] == ["sms", "sms2"]
+
+
+def test_nul_is_replaced_in_every_part_of_a_parsed_webhook() -> None:
+    from relaydesk.channels.base import DeliveryUpdate, ParsedWebhook, without_nul
+
+    parsed = ParsedWebhook(deliveries=[DeliveryUpdate("SM1", "failed", error="bad\x00code")])
+    cleaned = without_nul(parsed)
+    assert cleaned.deliveries[0].error == "bad\ufffdcode"
+    assert cleaned.deliveries[0].external_id == "SM1"

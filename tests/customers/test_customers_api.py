@@ -252,3 +252,10 @@ async def test_no_token_is_401_before_the_body_is_read(anonymous: httpx.AsyncCli
         assert response.status_code == 401, headers
         assert response.headers["www-authenticate"] == "Bearer"
         assert response.json()["error"] == "unauthorized"
+
+
+async def test_an_empty_or_huge_handle_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
+    for handle in ("", "   ", "h" * 301):
+        response = await client.get("/api/v1/customers", params={"handle": handle, "channel": "x"})
+        assert response.status_code == 422, handle
+        assert response.json()["detail"][0]["field"] == "handle"

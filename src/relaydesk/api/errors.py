@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -68,6 +68,12 @@ def field_error(location: tuple[str | int, ...], message: str) -> RequestValidat
     )
 
 
+_BROKEN_PAGE = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>Something went wrong</title>"
+    "<h1>Something went wrong</h1><p>The error is in the server log. Go back and try again.</p>"
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -91,9 +97,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": "invalid_request", "detail": errors}, status_code=422)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        """A bug answers in JSON like every other error; the traceback is logged by the server
-        (statement parameters are hidden by the engines, so no personal data is in it)."""
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        """A bug answers like every other error of its kind of route: JSON for the API and
+        webhooks, a short page for people. The traceback is logged by the server (statement
+        parameters are hidden by the engines, so no personal data is in it)."""
+        if not request.url.path.startswith(("/api/", "/hooks/")):
+            return HTMLResponse(_BROKEN_PAGE, status_code=500)
         return JSONResponse(
             {"error": "internal_error", "detail": "unexpected error; see the server log"},
             status_code=500,

@@ -136,6 +136,18 @@ class Neighbours:
         return float(np.max(block @ (vector / norm)))
 
 
+def _wordy(text: str) -> bool:
+    """Three letters or more: enough to share a word or trigram with the examples if it
+    means something here. "👍", "k" or "#12345" are left to the classifier as before."""
+    letters = 0
+    for char in text:
+        if char.isalpha():
+            letters += 1
+            if letters >= 3:
+                return True
+    return False
+
+
 def in_scope_score(top_probability: Any, similarity: Any, weight: float) -> Any:
     """Top probability and nearest-example similarity averaged with ``weight`` on the latter;
     the out-of-scope threshold applies to this score (see docs/bot.md)."""
@@ -212,7 +224,7 @@ class TextClassifier:
     def scored_one(self, text: str) -> tuple[np.ndarray, float]:
         """Probabilities and the in-scope score of one text (see ``in_scope_score``)."""
         probs, vector = self._proba_and_vector(text)
-        if not vector[self._fast_path()[0].meaningful].any():
+        if _wordy(text) and not vector[self._fast_path()[0].meaningful].any():
             # Nothing in it the model has seen (another script, emoji, "xxxx"): the
             # probabilities are about the intercepts, so it is out of scope, not the likeliest.
             return probs, 0.0
@@ -238,6 +250,7 @@ class TextClassifier:
         score = np.asarray(in_scope_score(probs.max(axis=1), similarity, self.neighbour_weight))
         meaningful = self._fast_path()[0].meaningful
         known = np.asarray(x[:, meaningful].getnnz(axis=1) > 0)  # see scored_one
+        known |= np.array([not _wordy(t) for t in texts], dtype=bool)
         return probs, np.where(known, score, 0.0)
 
     def ranked(self, text: str, top: int = 3) -> list[tuple[str, float]]:

@@ -196,6 +196,8 @@ class NluModel:
 
         The same arguments give the same result, so the last ``PARSES_KEPT`` are remembered:
         routing and the bot parse each new customer message once between them."""
+        text = for_understanding(text, MAX_HUMAN_REQUEST_CHARS)  # keys stay small too
+        previous = [for_understanding(p) for p in previous]
         key = (text, language, tuple(previous))
         with self._parses_lock:
             kept = self._parses.get(key)
@@ -213,8 +215,7 @@ class NluModel:
         )
 
     def _parse(self, text: str, language: str | None, previous: Sequence[str]) -> ParseResult:
-        whole, text = for_understanding(text, MAX_HUMAN_REQUEST_CHARS), for_understanding(text)
-        previous = [for_understanding(p) for p in previous]
+        whole, text = text, for_understanding(text)  # parse() bounded both already
         lang = self.detect_language(text, hint=language)
         intent, confidence, out_of_scope = self.classify(text)
         # The rules alone decide the handoff: the classifier, trained on "agent" words, also

@@ -37,7 +37,8 @@ _LONG_TOKEN = re.compile(rf"(\S{{{MAX_TOKEN_CHARS}}})\S+")
 
 def for_understanding(text: str, limit: int = MAX_UNDERSTOOD_CHARS) -> str:
     """The part of a message the NLU reads: its start, with no token over 128 characters."""
-    return _LONG_TOKEN.sub(r"\1", text)[:limit]
+    # Cut first (a token can shrink at most to MAX_TOKEN_CHARS), so the work is bounded too.
+    return _LONG_TOKEN.sub(r"\1", text[: limit * (MAX_TOKEN_CHARS + 1)])[:limit]
 
 
 def fold(text: str) -> str:

@@ -61,6 +61,11 @@ MAX_FULL_TEXT = 200_000
 """Characters of an over-long text kept in ``meta.full_text``."""
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` (text, containers, dataclasses) with NUL characters replaced by U+FFFD."""
+    return _without_nul(value)
+
+
 def _without_nul(value: Any) -> Any:
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd") if "\x00" in value else value
@@ -90,7 +95,7 @@ def capped(message: InboundMessage, limit: int) -> InboundMessage:
     if len(message.text) <= limit:
         return message
     cut = message.text[: limit - 1].rstrip() + "…"
-    full = message.text[:MAX_FULL_TEXT]
+    full = message.text[: max(MAX_FULL_TEXT, limit)]
     return replace(message, text=cut, meta={**message.meta, "full_text": full, "cut": True})
 
 

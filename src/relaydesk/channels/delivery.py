@@ -11,6 +11,7 @@ import logging
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
 
 from relaydesk.bus import RetryLater, StoredEvent, on
 from relaydesk.channels.actions import record_channel_error, record_failed, record_sent
@@ -106,5 +107,7 @@ async def deliver(hub: Hub, event: StoredEvent) -> None:
             f"{channel.kind}: sent, but storing the provider's id failed ({type(exc).__name__})"
         )
         log.warning("%s", problem)
-        await hub.db.transaction(lambda s: record_sent(s, message.id, None, result.status))
+        # The id goes only if it is what the database refused (a clash, too long).
+        keep = None if isinstance(exc, IntegrityError | DataError) else result.external_id
+        await hub.db.transaction(lambda s: record_sent(s, message.id, keep, result.status))
         await hub.db.transaction(lambda s: record_channel_error(s, channel.id, problem))

@@ -22,6 +22,7 @@ from relaydesk.channels.base import (
     WebhookReply,
     WebhookRequest,
     capped,
+    without_nul,
 )
 from relaydesk.channels.models import Channel
 from relaydesk.channels.registry import build_adapter
@@ -108,7 +109,8 @@ async def receive_webhook(channel: str, request: Request, hub: HubDep) -> Respon
         await hub.db.transaction(lambda s: record_channel_error(s, row.id, problem))
         return _problem(503, "channel_misconfigured", f"channel {channel!r} is not configured")
     try:
-        parsed = adapter.parse(webhook)
+        # NUL cannot be stored on PostgreSQL: not in a message, a status or a keyword either
+        parsed = without_nul(adapter.parse(webhook))
     except PayloadError as exc:
         log.warning("unreadable webhook on channel %s: %s", channel, type(exc).__name__)
         return _problem(400, "bad_payload", str(exc))

@@ -96,13 +96,14 @@ async def find_customers(
             keys.append(identity_key("email", email))
         if phone is not None:
             keys.append(identity_key("phone", phone, default_region=config.default_country))
+        if handle is not None:
+            if channel is None:
+                raise field_error(("query", "channel"), "a handle needs the channel it belongs to")
+            # The channel's own kind of id (a Messenger PSID, a WhatsApp BSUID, a chat id).
+            handles = [identity_key(kind, handle, scope=channel) for kind in CHANNEL_SCOPED_KINDS]
     except InvalidIdentity as exc:
-        raise field_error(("query", exc.kind), exc.reason) from None
-    if handle is not None:
-        if channel is None:
-            raise field_error(("query", "channel"), "a handle needs the channel it belongs to")
-        # The channel's own kind of id (a Messenger PSID, a WhatsApp BSUID, a chat id).
-        handles = [identity_key(kind, handle, scope=channel) for kind in CHANNEL_SCOPED_KINDS]
+        where = "handle" if exc.kind in CHANNEL_SCOPED_KINDS else exc.kind
+        raise field_error(("query", where), exc.reason) from None
     if not keys and handle is None:
         raise field_error(("query",), "give at least one of email, phone or handle")
     async with hub.db.read() as session:
