@@ -374,6 +374,7 @@ class Store:
             "customers": "SELECT count(*) FROM customers",
             "conversations": "SELECT count(*) FROM conversations",
             "outbox_pending": "SELECT count(*) FROM outbox WHERE status = 'pending'",
+            "outbox_done": "SELECT count(*) FROM outbox WHERE status = 'done'",
             "outbox_dead": "SELECT count(*) FROM outbox WHERE status = 'dead'",
         }
         if self.is_sqlite:
@@ -545,14 +546,16 @@ def drain_for(
         cwd=BENCH_DIR.parent,
     )
     try:
-        before = store.counts()["outbox_pending"]
+        # Finished entries, not the pending count: listeners queue more work as they run
+        # (a bot reply, its delivery, an offer), so pending can grow while the worker works.
+        before = store.counts()["outbox_done"]
         deadline = time.perf_counter() + 180
-        while store.counts()["outbox_pending"] == before and time.perf_counter() < deadline:
+        while store.counts()["outbox_done"] == before and time.perf_counter() < deadline:
             time.sleep(0.2)
-        first = store.counts()["outbox_pending"]
+        first = store.counts()["outbox_done"]
         t0 = time.perf_counter()
         time.sleep(seconds)
-        done = first - store.counts()["outbox_pending"]
+        done = store.counts()["outbox_done"] - first
         return done / (time.perf_counter() - t0)
     finally:
         stop_server(proc)
@@ -823,9 +826,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in describe(rd.half):
             print(f"   {line}")
         if rd.worker_rate is not None:
+            per_message = rd.pending_after_sustained / max(1, rd.sustained.result.ok)
             print(
-                f"   then a `relaydesk worker` process drained {rd.worker_rate:,.1f} outbox "
-                f"entries/s for {plan.worker_seconds:.0f} s (listeners: bot, routing, ...)"
+                f"   then a `relaydesk worker` process finished {rd.worker_rate:,.1f} outbox "
+                f"entries/s for {plan.worker_seconds:.0f} s (listeners: bot, routing, ...; "
+                f"about {per_message:.1f} queued per message by the API, more by listeners)"
             )
         print()
 
