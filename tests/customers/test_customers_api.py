@@ -115,6 +115,10 @@ async def test_orders_are_recorded_and_updated_by_id(client: httpx.AsyncClient) 
     profile = (await client.get(f"/api/v1/customers/{customer}")).json()
     assert [(o["id"], o["amount"]) for o in profile["recent_orders"]] == [("A-1001", 100.0)]
     assert profile["recent_orders"][0]["items"][0]["sku"] == "B-1"
+    dated = await client.post(
+        f"/api/v1/customers/{customer}/orders", json={**order, "id": "A-1002", "date": "2026-03-02"}
+    )
+    assert dated.status_code == 201 and dated.json()["date"] == "2026-03-02T00:00:00Z"
 
     other = await new_customer(client, "z", email="someone@example.com")
     stolen = await client.post(f"/api/v1/customers/{other}/orders", json=order)
@@ -122,7 +126,8 @@ async def test_orders_are_recorded_and_updated_by_id(client: httpx.AsyncClient) 
     for bad, field in (
         ({**order, "currency": "eur"}, "currency"),
         ({**order, "amount": -1}, "amount"),
-        ({**order, "date": "2026-03-01"}, "date"),
+        ({**order, "date": "2026-03-01T10:00:00"}, "date"),  # a time needs its zone
+        ({**order, "date": "2026-13-01"}, "date"),
         ({**order, "items": [{"quantity": 1}]}, "items.0.name"),
     ):
         response = await client.post(f"/api/v1/customers/{customer}/orders", json=bad)

@@ -27,7 +27,9 @@ def test_phones_become_e164(raw: str, region: str | None, e164: str) -> None:
     assert normalize_phone(raw, region) == e164
 
 
-@pytest.mark.parametrize("raw", ["12", "not a phone", "070-123 45 67", "+999 1"])
+@pytest.mark.parametrize(
+    "raw", ["12", "not a phone", "070-123 45 67", "+999 1", "+1 (415) 555-0123 ext. 12"]
+)
 def test_bad_phones_are_refused(raw: str) -> None:
     with pytest.raises(InvalidIdentity) as caught:
         normalize_phone(raw, None)

@@ -68,6 +68,12 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str:
         raise InvalidIdentity("phone", f"not a phone number{hint}: {exc}") from None
     if not phonenumbers.is_possible_number(number):
         raise InvalidIdentity("phone", "not a possible phone number")
+    if number.extension:
+        # Dropping it would make a switchboard's extensions one person (and link them to
+        # whoever owns the main number); no channel can text or call an extension either.
+        raise InvalidIdentity(
+            "phone", "has an extension; give the person's direct number without it"
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

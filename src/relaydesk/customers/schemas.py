@@ -49,7 +49,16 @@ class OrderIn(BaseModel):
     items: list[OrderItem] = Field(default_factory=list)
     amount: MoneyIn
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    date: AwareDatetime
+    date: AwareDatetime = Field(
+        description="When it was ordered: a time with its zone, or a plain date (midnight UTC)"
+    )
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _plain_date_is_midnight_utc(cls, value: object) -> object:
+        if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+            return f"{value}T00:00:00+00:00"
+        return value
 
 
 class OrderOut(BaseModel):
