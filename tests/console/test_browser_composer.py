@@ -193,6 +193,9 @@ def test_canned_reply_with_a_variable_and_a_note_that_stays_internal(stack: Stac
             expect(box).to_have_value("Hi Maja, I'm Ada and I'll sort this out.")
             box.press("End")
             box.type(" Your voucher is on its way.")
+            # the customer sees that support is typing (never what)
+            expect(customer.locator(".typing")).to_be_visible(timeout=LIVE)
+            assert "voucher" not in customer.content()
             _shot(agent, "1-canned-reply-filled-and-edited")
 
             # an internal note, marked as such on the timeline

@@ -62,3 +62,66 @@ async def test_agent_socket_hears_the_customer_typing(
             await hub.broadcast.publish(LIVE_TOPIC, _typing(maja.customer_id, on=False))
             frame = json.loads(await asyncio.wait_for(socket.recv(), 5))
     assert frame == {"type": "typing", "journey_id": str(maja.id), "on": False}
+
+
+async def test_the_agent_holding_the_journey_shows_typing_in_the_customers_widget(
+    hub: Hub,
+    scene: dict[str, Any],  # noqa: F811
+) -> None:
+    """Only the holder's composer reaches the widget, as on/off, never the text; a frame that
+    is not JSON, names no journey or comes too soon after the last is dropped."""
+    from sqlalchemy import select
+    from tests.console.support import WORKSPACE
+    from tests.helpers.workspace import apply_text
+
+    from relaydesk import clock
+    from relaydesk.channels.models import Channel
+    from relaydesk.channels.webchat.broadcast import live_broadcast, visitor_topic
+    from relaydesk.console.live import AgentTyping
+    from relaydesk.customers.models import Identity
+    from relaydesk.journeys.models import Conversation
+
+    with_chat = WORKSPACE.replace(
+        "  - name: website\n", "  - name: chat\n    kind: webchat\n  - name: website\n", 1
+    )
+    assert "kind: webchat" in with_chat
+    await apply_text(hub, with_chat)
+    maja = scene["journeys"]["Maja"]
+
+    async def widget_conversation(session: Any) -> None:
+        chat = await session.scalar(select(Channel.id).where(Channel.name == "chat"))
+        now = clock.now()
+        session.add(
+            Identity(
+                customer_id=maja.customer_id,
+                kind="handle",
+                scope="chat",
+                value="visitor-1",
+                assurance="provider",
+                created_at=now,
+            )
+        )
+        session.add(
+            Conversation(
+                journey_id=maja.id,
+                customer_id=maja.customer_id,
+                channel_id=chat,
+                status="open",
+                created_at=now,
+                last_message_at=now,
+            )
+        )
+
+    await hub.db.transaction(widget_conversation)
+    frame = json.dumps({"type": "typing", "journey_id": str(maja.id), "on": True})
+    async with live_broadcast(hub).subscribe(visitor_topic("chat", "visitor-1")) as queue:
+        await AgentTyping(hub, _user(scene["bob"])).handle(frame)  # not his journey
+        alice = AgentTyping(hub, _user(scene["alice"]))
+        for junk in ("not json", "[]", json.dumps({"type": "typing", "journey_id": "x"})):
+            await alice.handle(junk)
+        await alice.handle(frame)
+        await alice.handle(frame)  # within 2 s: dropped
+        await alice.handle(json.dumps({"type": "typing", "journey_id": str(maja.id)}))
+        got = [await asyncio.wait_for(queue.get(), 5) for _ in range(2)]
+        assert queue.empty()
+    assert got == [{"type": "typing", "on": True}, {"type": "typing", "on": False}]

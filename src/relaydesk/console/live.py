@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
 from typing import Any
@@ -21,13 +22,19 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
+from relaydesk.channels.models import Channel
+from relaydesk.channels.webchat.adapter import KIND as WEBCHAT
+from relaydesk.channels.webchat.broadcast import live_broadcast, visitor_topic
+from relaydesk.channels.webchat.queries import visitors_of
 from relaydesk.console import auth
 from relaydesk.console.auth import ConsoleUser
 from relaydesk.console.queries import open_journey_of
 from relaydesk.console.visibility import may_see, visible_now
 from relaydesk.hub import Hub
 from relaydesk.journeys.listeners import LIVE_TOPIC
+from relaydesk.journeys.models import Conversation, Journey
 from relaydesk.realtime import RESYNC
 
 log = logging.getLogger("relaydesk.console")
@@ -137,6 +144,54 @@ class Gate:
         return seen
 
 
+AGENT_TYPING_EVERY = 2.0
+"""Seconds between two "typing" frames an agent's composer sends to the widget."""
+
+
+class AgentTyping:
+    """The agent typing in the composer shows "Support is typing…" in the customer's open
+    web chat widgets: only for a journey the agent holds, at most every 2 s, never the text."""
+
+    def __init__(self, hub: Hub, user: ConsoleUser) -> None:
+        self.hub, self.user = hub, user
+        self._last: dict[uuid.UUID, float] = {}
+
+    async def handle(self, raw: str) -> None:
+        try:
+            frame = json.loads(raw)
+            journey_id = uuid.UUID(str(frame["journey_id"]))
+        except (ValueError, TypeError, KeyError):
+            return
+        if not isinstance(frame, dict) or frame.get("type") != "typing":
+            return
+        on = frame.get("on") is True
+        now = asyncio.get_running_loop().time()
+        if on and now - self._last.get(journey_id, -AGENT_TYPING_EVERY) < AGENT_TYPING_EVERY:
+            return
+        self._last[journey_id] = now
+        async with self.hub.db.read() as session:
+            journey = await session.get(Journey, journey_id)
+            if journey is None or journey.owner_agent_id != self.user.agent_id:
+                return
+            channels = (
+                await session.scalars(
+                    select(Channel.name)
+                    .join(Conversation, Conversation.channel_id == Channel.id)
+                    .where(Conversation.journey_id == journey_id, Channel.kind == WEBCHAT)
+                    .distinct()
+                )
+            ).all()
+            targets = [
+                (name, visitor)
+                for name in channels
+                for visitor in await visitors_of(session, name, journey.customer_id)
+            ]
+        for name, visitor in targets:
+            await live_broadcast(self.hub).publish(
+                visitor_topic(name, visitor), {"type": "typing", "on": on}
+            )
+
+
 @router.websocket("/ws")
 async def console_socket(websocket: WebSocket) -> None:
     hub: Hub = websocket.app.state.hub
@@ -174,10 +229,14 @@ async def console_socket(websocket: WebSocket) -> None:
                 if await gate.allows(message):
                     await websocket.send_json(_frame(message))
 
+        agent_typing = AgentTyping(hub, user)
+
         async def drain() -> None:
             with contextlib.suppress(WebSocketDisconnect):
                 while True:
-                    await websocket.receive_text()
+                    raw = await websocket.receive_text()
+                    if len(raw) <= 512:  # the only frame a console sends: typing on/off
+                        await agent_typing.handle(raw)
 
         tasks = [asyncio.create_task(forward()), asyncio.create_task(drain())]
         try:

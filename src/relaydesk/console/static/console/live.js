@@ -70,10 +70,29 @@ function relevant(event) {
   return kind === "inbox" || kind === "supervisor" || event.journey_id === journeyId;
 }
 
+// The agent typing a reply: "Support is typing…" in the customer's web chat (never the text),
+// at most every 2 s while typing, off when the box is left or the reply sent.
+let liveSocket = null;
+let typingSentAt = 0;
+function sendTyping(on) {
+  if (!liveSocket || liveSocket.readyState !== WebSocket.OPEN || !journeyId) return;
+  const now = Date.now();
+  if (on && now - typingSentAt < 2000) return;
+  typingSentAt = on ? now : 0;
+  liveSocket.send(JSON.stringify({ type: "typing", journey_id: journeyId, on }));
+}
+const replyBox = document.getElementById("reply-text");
+if (replyBox && kind === "journey") {
+  replyBox.addEventListener("input", () => sendTyping(replyBox.value.trim() !== ""));
+  replyBox.addEventListener("blur", () => sendTyping(false));
+  replyBox.form?.addEventListener("submit", () => sendTyping(false));
+}
+
 let delay = 500;
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/console/ws`);
+  liveSocket = socket;
   socket.addEventListener("open", () => {
     delay = 500;
     say("Live");
