@@ -204,6 +204,10 @@ def test_canned_reply_with_a_variable_and_a_note_that_stays_internal(stack: Stac
             expect(agent.locator("#timeline .msg.note")).to_contain_text(NOTE)
             expect(agent.locator("#timeline .msg.note .tag")).to_have_text("internal note")
             _shot(agent, "2-internal-note-on-the-timeline")
+            # the note's reload kept the unsent reply draft
+            expect(agent.locator("#reply-text")).to_have_value(
+                "Hi Maja, I'm Ada and I'll sort this out. Your voucher is on its way."
+            )
 
             agent.locator("#reply-text").fill(
                 "Hi Maja, I'm Ada and I'll sort this out. Your voucher is on its way."

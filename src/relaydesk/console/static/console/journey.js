@@ -79,3 +79,17 @@ const timeline = document.getElementById("timeline");
 if (timeline && !location.hash) {
   timeline.lastElementChild?.scrollIntoView({ block: "nearest" });
 }
+
+// Another form on the page (a note, a transfer, resolve) reloads it: an unsent reply draft
+// is kept for this journey in the tab's sessionStorage and put back, until it is sent.
+const draftKey = text ? `relaydesk:draft:${location.pathname}` : null;
+if (text && draftKey) {
+  const kept = sessionStorage.getItem(draftKey);
+  if (kept && !text.value) text.value = kept;
+  document.querySelectorAll("form").forEach((form) => {
+    form.addEventListener("submit", () => {
+      if (form === text.form) sessionStorage.removeItem(draftKey);
+      else if (text.value.trim()) sessionStorage.setItem(draftKey, text.value);
+    });
+  });
+}
