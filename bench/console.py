@@ -260,7 +260,14 @@ async def sign_in_many(hub: Hub, count: int) -> list[str]:
         email = f"agent{n}@bench.example"
         await hub.db.transaction(
             lambda s, e=email, n=n: create_agent(
-                s, e, name=f"Agent {n}", role="agent", password_hash=digest
+                # Supervisors: an agent's socket carries only their own journeys, offers and
+                # team queue (console/visibility.py), so a new customer's journey would reach
+                # none of 50 agents; every supervisor's socket must hear it.
+                s,
+                e,
+                name=f"Agent {n}",
+                role="supervisor",
+                password_hash=digest,
             )
         )
         result = await auth.sign_in(hub, email, PASSWORD, f"10.0.{n // 200}.{n % 200}")
