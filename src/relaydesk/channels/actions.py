@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
@@ -36,24 +37,40 @@ DELIVERY_RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
 """Receipts can arrive out of order; a status never moves back (failed is final)."""
 
 
+_CHANNELS = cast(Table, Channel.__table__)
+_TOUCH_INBOUND = (
+    update(_CHANNELS)
+    .where(
+        _CHANNELS.c.id == bindparam("channel"),
+        or_(
+            _CHANNELS.c.last_inbound_at.is_(None),
+            _CHANNELS.c.last_inbound_at < bindparam("since"),
+        ),
+    )
+    .values(last_inbound_at=bindparam("now"))
+)
+_TOUCHED: dict[uuid.UUID, datetime] = {}
+"""When this process last wrote each channel's ``last_inbound_at``. The cached channel copy
+does not see this process's own writes, so without it every message ran the ``UPDATE``."""
+
+
 async def touch_inbound(session: AsyncSession, channel: Channel, now: datetime) -> None:
     """Record that the channel received something, at most once per ``HEALTH_RESOLUTION``.
 
-    ``channel`` may be a cached copy: when its time is recent enough nothing is written, which
-    spares every message an ``UPDATE`` of one hot row (a lock wait on PostgreSQL).
+    ``channel`` may be a cached copy: when its time (or this process's last write) is recent
+    enough nothing is written, which spares every message an ``UPDATE`` of one hot row (a
+    lock wait on PostgreSQL). A write rolled back with its transaction is made again by the
+    first message after ``HEALTH_RESOLUTION``.
     """
     last = channel.last_inbound_at
     if last is not None and last >= now - HEALTH_RESOLUTION:
         return
+    mine = _TOUCHED.get(channel.id)
+    if mine is not None and mine <= now < mine + HEALTH_RESOLUTION:
+        return
+    _TOUCHED[channel.id] = now
     await session.execute(
-        update(Channel)
-        .where(
-            Channel.id == channel.id,
-            or_(
-                Channel.last_inbound_at.is_(None), Channel.last_inbound_at < now - HEALTH_RESOLUTION
-            ),
-        )
-        .values(last_inbound_at=now)
+        _TOUCH_INBOUND, {"channel": channel.id, "since": now - HEALTH_RESOLUTION, "now": now}
     )
 
 

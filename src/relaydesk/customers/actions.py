@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, or_, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
@@ -93,20 +93,21 @@ async def lock_customer(session: AsyncSession, customer_id: uuid.UUID) -> Custom
         customer_id = customer.merged_into_id
 
 
+_IDENTITIES = cast(Table, Identity.__table__)
+_IDENTITY_OWNERS = select(
+    _IDENTITIES.c.kind, _IDENTITIES.c.scope, _IDENTITIES.c.value, _IDENTITIES.c.customer_id
+).where(tuple_(_IDENTITIES.c.kind, _IDENTITIES.c.scope, _IDENTITIES.c.value).in_(bindparam("keys")))
+"""Built once (Core, an expanding parameter): every inbound batch runs it."""
+
+
 async def identity_owners(
     session: AsyncSession, keys: Iterable[IdentityKey]
 ) -> dict[IdentityKey, uuid.UUID]:
     """The customer each known identity belongs to (unknown ones are absent)."""
-    keys = list(keys)
-    if not keys:
+    wanted = [(k.kind, k.scope, k.value) for k in keys]
+    if not wanted:
         return {}
-    rows = await session.execute(
-        select(Identity.kind, Identity.scope, Identity.value, Identity.customer_id).where(
-            tuple_(Identity.kind, Identity.scope, Identity.value).in_(
-                [(k.kind, k.scope, k.value) for k in keys]
-            )
-        )
-    )
+    rows = await session.execute(_IDENTITY_OWNERS, {"keys": wanted})
     return {IdentityKey(kind, scope, value): owner for kind, scope, value, owner in rows}
 
 

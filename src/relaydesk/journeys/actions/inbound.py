@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, tuple_
+from sqlalchemy import Table, bindparam, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
@@ -78,19 +78,24 @@ async def find_duplicate(
     )
 
 
+_MESSAGES = cast(Table, Message.__table__)
+_FIND_DUPLICATES = select(
+    _MESSAGES.c.channel_id,
+    _MESSAGES.c.external_id,
+    _MESSAGES.c.id,
+    _MESSAGES.c.conversation_id,
+    _MESSAGES.c.journey_id,
+    _MESSAGES.c.customer_id,
+).where(tuple_(_MESSAGES.c.channel_id, _MESSAGES.c.external_id).in_(bindparam("keys")))
+"""Built once (Core, an expanding parameter): every inbound batch runs it."""
+
+
 async def find_duplicates(
     session: AsyncSession, keys: Sequence[tuple[uuid.UUID, str]]
 ) -> dict[tuple[uuid.UUID, str], IngestResult]:
-    rows = await session.execute(
-        select(
-            Message.channel_id,
-            Message.external_id,
-            Message.id,
-            Message.conversation_id,
-            Message.journey_id,
-            Message.customer_id,
-        ).where(tuple_(Message.channel_id, Message.external_id).in_(list(keys)))
-    )
+    if not keys:
+        return {}
+    rows = await session.execute(_FIND_DUPLICATES, {"keys": list(keys)})
     return {
         (channel_id, str(external_id)): IngestResult(mid, cid, jid, cust, duplicate=True)
         for channel_id, external_id, mid, cid, jid, cust in rows
