@@ -79,6 +79,30 @@ async def test_a_failed_statement_in_one_unit_leaves_the_others_intact(hub: Hub)
     assert list(names) == ["first", "last", "taken"]
 
 
+async def test_a_lone_unit_that_fails_leaves_nothing_and_the_next_ones_commit(hub: Hub) -> None:
+    """The first unit of a batch runs without a savepoint when nothing waits behind it; when
+    it fails, its writes roll back, and units queued while it ran get a transaction of their
+    own."""
+    started = asyncio.Event()
+
+    async def fail_after_others_queued(session: AsyncSession) -> str:
+        await insert_token(session, "lone")
+        started.set()
+        await asyncio.sleep(0.05)
+        raise ValueError("the lone unit fails")
+
+    lone = asyncio.ensure_future(hub.db.transaction(fail_after_others_queued, attempts=1))
+    await started.wait()
+    queued = [hub.db.transaction(lambda s, n=n: insert_token(s, f"next{n}")) for n in range(3)]
+
+    assert sorted(await asyncio.gather(*queued)) == ["next0", "next1", "next2"]
+    with pytest.raises(ValueError, match="the lone unit fails"):
+        await lone
+    assert await scalar(hub, "select count(*) from api_tokens where name = 'lone'") == 0
+    assert await hub.db.transaction(lambda s: insert_token(s, "after")) == "after"
+    assert await scalar(hub, "select count(*) from api_tokens") == 4
+
+
 async def test_a_cancelled_caller_whose_unit_fails_does_not_sink_the_others(hub: Hub) -> None:
     """The unit runs on in the writer after its caller is cancelled; when it then fails,
     the units around it still commit and get their own results."""

@@ -293,7 +293,8 @@ class GroupCommit:
 
     A writer task takes the queued units of work and runs them back to back in one
     ``BEGIN IMMEDIATE … COMMIT``, each in its own session and ``SAVEPOINT`` (so a unit that
-    fails rolls back alone and its caller gets the error); every caller gets its result only
+    fails rolls back alone and its caller gets the error; the first unit needs none when
+    nothing is queued behind it as it starts); every caller gets its result only
     after the shared commit. Under load this spreads the commit (and the WAL write behind
     it) over up to ``MAX_UNITS`` units; a lone unit is committed at once.
     """
@@ -344,9 +345,12 @@ class GroupCommit:
                     unit = self.queue.popleft()
                     if unit.done.done():  # the caller went away before its turn
                         continue
+                    # The first unit with nothing queued behind it needs no savepoint (two
+                    # statements of its own): if it fails, the transaction holds only it.
+                    alone = not finished and not self.queue
                     session = AsyncSession(
                         bind=conn,
-                        join_transaction_mode="create_savepoint",
+                        join_transaction_mode="rollback_only" if alone else "create_savepoint",
                         expire_on_commit=False,
                         sync_session_class=WriteSession,
                     )
@@ -356,6 +360,10 @@ class GroupCommit:
                     except BaseException as exc:
                         if not unit.done.done():  # its caller may have been cancelled
                             unit.done.set_exception(exc)
+                        if alone and isinstance(exc, Exception):
+                            if conn.in_transaction():
+                                await conn.rollback()
+                            return  # nothing else was in this transaction
                         if not isinstance(exc, Exception) or not _in_transaction(conn):
                             raise  # SQLite gave up the whole transaction (or we are stopped)
                     else:
