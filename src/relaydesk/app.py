@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from relaydesk import __version__
+from relaydesk import __version__, heap
 from relaydesk.api.deps import TokenCache
 from relaydesk.api.errors import UNAUTHORIZED, install_error_handlers
 from relaydesk.api.router import router as api_router
@@ -148,6 +148,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         if worker is not None and receivers is not None:
             worker.start()
             receivers.start()
+        heap.settle("server start")
         try:
             yield
         finally:

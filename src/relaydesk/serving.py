@@ -20,6 +20,7 @@ import logging
 import signal
 import socket
 
+from relaydesk import heap
 from relaydesk.bot.listeners import start_training
 from relaydesk.bot.runtime import DEFAULT_MODELS
 from relaydesk.channels.receivers import Receivers
@@ -68,6 +69,7 @@ def run_server(
     from relaydesk.app import create_app
 
     configure_logging(settings.log_level)
+    heap.enable()  # the app's lifespan settles the heap once it has started
     if settings.run_worker:
         DEFAULT_MODELS.start()  # the bot's model trains while the server starts
     config = uvicorn.Config(
@@ -87,6 +89,7 @@ def run_server(
 
 def run_worker_process(settings: Settings) -> None:
     configure_logging(settings.log_level)
+    heap.enable()
 
     async def main() -> None:
         hub = Hub.from_settings(settings)
@@ -98,6 +101,7 @@ def run_worker_process(settings: Settings) -> None:
         receivers = Receivers(hub)
         worker.start()
         receivers.start()
+        heap.settle("worker start")
         training = asyncio.create_task(train_when_quiet(hub, worker))
         await stop.wait()
         training.cancel()

@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from relaydesk import heap
 from relaydesk.bot.nlu import NluModel
 from relaydesk.bot.pack import Pack
 
@@ -103,6 +104,9 @@ def _train_into(
     future: Future[Trained], definition: Mapping[str, Any] | None, version: str
 ) -> None:
     try:
-        future.set_result(train(definition, version))
+        trained = train(definition, version)
     except BaseException as exc:  # handed to every waiter
         future.set_exception(exc)
+        return
+    heap.settle("bot model trained")  # the model lives as long as the process
+    future.set_result(trained)
