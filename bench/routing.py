@@ -287,6 +287,11 @@ def persisted_bench(
         f"persisted / round-robin rate ({where}): {ratio:.1%} "
         f"{'PASS' if ratio >= 0.5 else 'MISS'} (target ≥ 50%)"
     )
+    print(
+        f"per CPU second of this process: round-robin {rr.cpu_rate:,.0f}/s, persisted "
+        f"{ours.cpu_rate:,.0f}/s = {ours.cpu_rate / rr.cpu_rate:.1%}"
+        + (" (PostgreSQL's own CPU not counted)" if drop else "")
+    )
     print(f"machine load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
 
