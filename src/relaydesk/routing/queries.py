@@ -6,8 +6,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.agents.models import Agent, Team, agent_teams
@@ -129,6 +130,51 @@ async def previous_texts(session: AsyncSession, message: Message, limit: int = 5
     return list(reversed(texts))
 
 
+_ORDERS = cast(Table, Order.__table__)
+_CONVERSATIONS = cast(Table, Conversation.__table__)
+_ASSIGNMENTS = cast(Table, Assignment.__table__)
+_COUNTS = select(
+    select(func.count(_ORDERS.c.id))
+    .where(
+        _ORDERS.c.customer_id == bindparam("customer_id"),
+        _ORDERS.c.currency == bindparam("currency"),
+    )
+    .scalar_subquery(),
+    select(func.avg(_ORDERS.c.amount))
+    .where(
+        _ORDERS.c.customer_id == bindparam("customer_id"),
+        _ORDERS.c.currency == bindparam("currency"),
+    )
+    .scalar_subquery(),
+    select(func.count(_ORDERS.c.id))
+    .where(
+        _ORDERS.c.customer_id == bindparam("customer_id"),
+        _ORDERS.c.ordered_at >= bindparam("orders_since"),
+    )
+    .scalar_subquery(),
+    select(func.count(_CONVERSATIONS.c.id))
+    .where(
+        _CONVERSATIONS.c.customer_id == bindparam("customer_id"),
+        _CONVERSATIONS.c.created_at >= bindparam("contacts_since"),
+    )
+    .scalar_subquery(),
+    select(func.count(func.distinct(_CONVERSATIONS.c.channel_id)))
+    .where(_CONVERSATIONS.c.journey_id == bindparam("journey_id"))
+    .scalar_subquery(),
+)
+"""One round trip for the counts (orders, their average, recent orders, contacts, channels
+tried), built once: every decision runs it."""
+_PREVIOUS_AGENT = (
+    select(_ASSIGNMENTS.c.agent_id, _ASSIGNMENTS.c.accepted_at, _ASSIGNMENTS.c.ended_at)
+    .where(
+        _ASSIGNMENTS.c.customer_id == bindparam("customer_id"),
+        _ASSIGNMENTS.c.accepted_at.is_not(None),
+    )
+    .order_by(_ASSIGNMENTS.c.accepted_at.desc())
+    .limit(1)
+)
+
+
 async def journey_snapshot(
     session: AsyncSession,
     journey: Journey,
@@ -142,42 +188,20 @@ async def journey_snapshot(
     currency = ctx.config.currency or "EUR"
     message = await latest_inbound(session, journey.id)
     channel = await session.get(Channel, message.channel_id) if message else None
-    # One round trip for the counts (orders, recent orders, contacts, channels tried).
-    customer_id = journey.customer_id
     order_count, order_avg, recent_orders, contacts, channels = (
         await session.execute(
-            select(
-                select(func.count(Order.id))
-                .where(Order.customer_id == customer_id, Order.currency == currency)
-                .scalar_subquery(),
-                select(func.avg(Order.amount))
-                .where(Order.customer_id == customer_id, Order.currency == currency)
-                .scalar_subquery(),
-                select(func.count(Order.id))
-                .where(Order.customer_id == customer_id, Order.ordered_at >= now - RECENT_ORDERS)
-                .scalar_subquery(),
-                select(func.count(Conversation.id))
-                .where(
-                    Conversation.customer_id == customer_id,
-                    Conversation.created_at >= now - RECENT_CONTACTS,
-                )
-                .scalar_subquery(),
-                select(func.count(func.distinct(Conversation.channel_id)))
-                .where(Conversation.journey_id == journey.id)
-                .scalar_subquery(),
-            )
+            _COUNTS,
+            {
+                "customer_id": journey.customer_id,
+                "journey_id": journey.id,
+                "currency": currency,
+                "orders_since": now - RECENT_ORDERS,
+                "contacts_since": now - RECENT_CONTACTS,
+            },
         )
     ).one()
     previous = (
-        await session.execute(
-            select(Assignment.agent_id, Assignment.accepted_at, Assignment.ended_at)
-            .where(
-                Assignment.customer_id == journey.customer_id,
-                Assignment.accepted_at.is_not(None),
-            )
-            .order_by(Assignment.accepted_at.desc())
-            .limit(1)
-        )
+        await session.execute(_PREVIOUS_AGENT, {"customer_id": journey.customer_id})
     ).first()
     tenure = (now - customer.created_at).days / 365.25 if customer else 0.0
     language = understood.language
