@@ -230,3 +230,27 @@ def test_serve_migrates_applies_and_stops_cleanly_on_sigterm(db_url: str, tmp_pa
         ).fetchone()
     assert claimed == (0,)
     assert kept[0] >= 1  # one row per listener of message.received; none lost
+
+
+def test_demo_prints_a_working_sign_in_the_shop_page_and_how_to_get_offers(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The first five minutes: `make serve` (relaydesk demo) says where the shop page is, how
+    to sign in, and that an agent receives offers only once online (everyone starts offline)."""
+    import re
+
+    from relaydesk.agents.passwords import verify_password
+
+    result = relaydesk("demo", "--no-serve", "--database-url", db_url, "--port", "8765")
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stderr.split())
+    assert "Demo shop: http://127.0.0.1:8765/demo/shop" in out
+    found = re.search(r"sign in as (ada@northwind\.example) / (\S+);", out)
+    assert found is not None, out
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        stored, presence = conn.execute(
+            "select password_hash, presence from agents where email = ?", (found.group(1),)
+        ).fetchone()
+    assert verify_password(stored, found.group(2))
+    assert presence == "offline"  # so the banner must say how to start receiving offers
+    assert "set Presence to online" in out

@@ -160,7 +160,9 @@ def demo(
     sign_in = run(lambda: demo_sign_in(settings))
     base = f"http://{host}:{port}"
     console = (
-        f"{base}/console   (sign in as {sign_in[0]} / {sign_in[1]}; a new password each run)"
+        f"{base}/console   (sign in as {sign_in[0]} / {sign_in[1]}; a new password each run)\n"
+        "                 Agents start offline: set Presence to online in the console's header\n"
+        "                 to get the offer when the shop's customer asks for a person."
         if sign_in
         else f"{base}/console   (no agent: add one with `relaydesk agent create`)"
     )

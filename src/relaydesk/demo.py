@@ -48,6 +48,17 @@ class DemoOrder:
 
 
 @dataclass(frozen=True)
+class PastJourney:
+    """A journey the customer had weeks ago, resolved with ``outcome`` (the customer panel's
+    *Past journeys*). Seeded on the clock of that day, so it stays a journey of its own."""
+
+    channel: str
+    days_ago: int
+    text: str
+    outcome: str
+
+
+@dataclass(frozen=True)
 class DemoCustomer:
     email: str
     phone: str
@@ -55,6 +66,7 @@ class DemoCustomer:
     profile: dict[str, Any]
     orders: tuple[DemoOrder, ...]
     history: tuple[DemoMessage, ...]
+    past: tuple[PastJourney, ...] = ()
 
 
 CUSTOMERS = (
@@ -77,6 +89,11 @@ CUSTOMERS = (
             DemoMessage("website", 30, "Hi, do you ship to Gotland?", resolve=True),
             DemoMessage("mobile-app", 2, "My order 1042 has not arrived yet, it's been 10 days."),
         ),
+        past=(
+            PastJourney(
+                "website", 81, "Is the rain jacket waterproof enough for hiking?", "purchase"
+            ),
+        ),
     ),
     DemoCustomer(
         email="budi.santoso@example.id",
@@ -91,6 +108,7 @@ CUSTOMERS = (
         },
         orders=(DemoOrder("1101", "Yoga mat", Decimal("39.90"), 5),),
         history=(DemoMessage("mobile-app", 1, "Halo, bagaimana cara mengembalikan barang?"),),
+        past=(PastJourney("website", 40, "Apakah ada ukuran XL untuk jaket ini?", "resolved"),),
     ),
     DemoCustomer(
         email="anna.kowalska@example.pl",
@@ -109,21 +127,58 @@ CUSTOMERS = (
 )
 
 
-async def _seed_customers(session: AsyncSession) -> None:
-    """Seed once: an existing customer base is never touched."""
+def _sender(person: DemoCustomer) -> Sender:
+    return Sender(
+        identities=(
+            (identity_key("email", person.email), Assurance.INTEGRATION.value),
+            (identity_key("phone", person.phone), Assurance.INTEGRATION.value),
+        ),
+        name=person.name,
+    )
+
+
+async def _seed_past_journeys(session: AsyncSession, channels: dict[str, Channel]) -> None:
+    """Each customer's resolved journeys of weeks ago, each on the clock of its own day (a
+    journey resolved *now* would be reopened by the customer's next message)."""
+    config = await load_workspace_config(session)
+    today = clock.now()
+    for person in CUSTOMERS:
+        for index, entry in enumerate(person.past):
+            channel = channels.get(entry.channel)
+            if channel is None:
+                continue
+            then = today - timedelta(days=entry.days_ago)
+            with clock.use_clock(clock.ManualClock(then)):
+                result = await ingest_inbound(
+                    session,
+                    channel,
+                    InboundMessage(
+                        channel=channel.name,
+                        external_id=f"demo-past-{person.email}-{index}",
+                        sender=_sender(person),
+                        text=entry.text,
+                        sent_at=then,
+                    ),
+                    journey_window=config.journey_window,
+                )
+            with clock.use_clock(clock.ManualClock(then + timedelta(hours=1))):
+                await resolve_journey(
+                    session, result.journey_id, outcome=entry.outcome, actor="demo"
+                )
+
+
+async def _seed_customers(session: AsyncSession, *, past_journeys: bool = False) -> None:
+    """Seed once: an existing customer base is never touched. ``past_journeys`` (the demo)
+    adds each customer's resolved journeys of weeks ago first."""
     if (await session.scalar(select(func.count()).select_from(Customer))) or 0:
         return
     channels = {c.name: c for c in (await session.scalars(select(Channel))).all()}
+    if past_journeys:
+        await _seed_past_journeys(session, channels)
     config = await load_workspace_config(session)
     now = clock.now()
     for person in CUSTOMERS:
-        sender = Sender(
-            identities=(
-                (identity_key("email", person.email), Assurance.INTEGRATION.value),
-                (identity_key("phone", person.phone), Assurance.INTEGRATION.value),
-            ),
-            name=person.name,
-        )
+        sender = _sender(person)
         customer_id = None
         for index, entry in enumerate(person.history):
             channel = channels.get(entry.channel)
@@ -166,7 +221,7 @@ async def seed_demo(settings: Settings) -> str:
     """Seed sample customers once; return a new demo token (the previous one is revoked)."""
     db = Database.connect(settings.database_url, pool_size=1)
     try:
-        await db.transaction(_seed_customers)
+        await db.transaction(lambda s: _seed_customers(s, past_journeys=True))
 
         async def rotate(session: AsyncSession) -> str:
             await revoke_token(session, DEMO_TOKEN_NAME)

@@ -1,8 +1,9 @@
 """The console in a real Chromium: sign in, open a journey, reply, all with the keyboard,
 with a visible focus ring on every control reached; the timeline updates live.
 
-Screenshots go to the test's tmp dir (printed with -s). Needs Debian's Chromium at
-/usr/bin/chromium; without it the test skips, and with RELAYDESK_TEST_REQUIRE=browser fails.
+Screenshots of each step go to test-artifacts/console-keyboard/ (not committed). Needs
+Debian's Chromium at /usr/bin/chromium; without it the test skips, and with
+RELAYDESK_TEST_REQUIRE=browser fails.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from relaydesk.settings import Settings
 CHROMIUM = Path(os.environ.get("RELAYDESK_TEST_CHROMIUM") or "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 EMAIL = "alice@example.com"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console-keyboard"
 
 
 @dataclass
@@ -137,13 +139,13 @@ def tab_to(page: Any, matches: Any, limit: int = 80) -> dict[str, Any]:
     raise AssertionError("never reached the control with the keyboard")
 
 
-def test_sign_in_open_a_journey_and_reply_with_the_keyboard(
-    console: Console, tmp_path: Path
-) -> None:
+def test_sign_in_open_a_journey_and_reply_with_the_keyboard(console: Console) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    shots = ARTIFACTS
+    shots.mkdir(parents=True, exist_ok=True)
+    for old in shots.glob("*.png"):
+        old.unlink()  # this run's steps only
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)

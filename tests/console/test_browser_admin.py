@@ -150,19 +150,27 @@ def _tab_through(page: Any, limit: int = 400) -> int:
 def test_supervisor_and_admin_pages_keyboard_and_labels(server: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    async def article() -> str:
+    async def ids() -> tuple[str, str]:
         settings = Settings(database_url=f"sqlite:///{tmp_path / 'admin.db'}")
         hub = Hub.from_settings(settings)
         try:
             async with hub.db.read() as session:
                 found = await session.scalar(select(KbArticle.id).limit(1))
+                journey = await session.scalar(
+                    select(Journey.id).where(Journey.status == "open").limit(1)
+                )
         finally:
             await hub.close()
-        return str(found)
+        return str(found), str(journey)
 
     with ThreadPoolExecutor(1) as pool:
-        article_id = pool.submit(lambda: asyncio.run(article())).result(timeout=60)
+        article_id, journey_id = pool.submit(lambda: asyncio.run(ids())).result(timeout=60)
     pages = [
+        "/console?view=all",
+        f"/console/journeys/{journey_id}",
+        "/console/admin/canned",
+        "/console/admin/canned/new",
+        "/console/admin/kb/new",
         "/console/supervisor",
         "/console/admin/channels",
         "/console/admin/channels/website",

@@ -70,3 +70,38 @@ async def test_a_new_demo_password_ends_the_old_sessions(
     assert await demo_sign_in(settings) is not None
     response = await browser.get("/console")
     assert response.status_code == 303 and "/console/login" in response.headers["location"]
+
+
+async def test_the_demo_customers_have_past_journeys_with_outcomes(
+    hub: Hub, settings: Settings, browser: httpx.AsyncClient
+) -> None:
+    """`make serve`'s customer panel shows *Past journeys* with outcomes: the resolved ones
+    are seeded on their own day, so the customer's next message does not reopen them, and
+    they stay resolved once the worker has run every listener."""
+    from relaydesk.customers.models import Customer
+    from relaydesk.demo import seed_demo
+    from relaydesk.journeys.models import Journey
+    from relaydesk.worker import Worker
+
+    await apply_text(hub, DEMO.read_text())
+    await seed_demo(settings)
+    await Worker(hub).drain()
+    async with hub.db.read() as session:
+        rows = (
+            await session.execute(
+                select(Customer.name, Journey.id, Journey.status, Journey.outcome)
+                .join(Customer, Customer.id == Journey.customer_id)
+                .order_by(Journey.created_at)
+            )
+        ).all()
+    past = {(name, outcome) for name, _, status, outcome in rows if status == "resolved"}
+    assert ("Maja Lindqvist", "purchase") in past and ("Budi Santoso", "resolved") in past
+    maja_open = [j for name, j, status, _ in rows if name == "Maja Lindqvist" and status == "open"]
+    assert len(maja_open) == 1
+
+    signed = await demo_sign_in(settings)
+    assert signed is not None
+    assert (await sign_in(browser, signed[0], signed[1])).status_code == 303
+    page = (await browser.get(f"/console/journeys/{maja_open[0]}")).text
+    panel = page.split('id="customer-title"')[1]
+    assert ">resolved</span> · purchase" in panel

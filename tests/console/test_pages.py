@@ -142,6 +142,35 @@ async def test_journey_view_shows_timeline_and_customer_panel(
     assert "Handed over by the bot" not in text
 
 
+async def test_an_emails_quoted_history_is_collapsed_not_lost(
+    browser: httpx.AsyncClient, scene: dict[str, Any], hub: Hub
+) -> None:
+    """The email adapter trims the quoted history from the text and keeps the whole body in
+    ``meta["full_text"]``; the timeline shows the trimmed text with the rest collapsed."""
+    from relaydesk.channels.email.parsing import trim_quoted
+
+    maja = scene["journeys"]["Maja"]
+    full = "Any news on 1042?\n\nOn Mon, 1 Dec 2026, Northwind wrote:\n> It ships on Tuesday."
+    trimmed = trim_quoted(full)
+    assert trimmed == "Any news on 1042?"
+
+    async def as_email(session: AsyncSession) -> None:
+        message = await session.scalar(
+            select(Message).where(Message.journey_id == maja.id, Message.direction == "inbound")
+        )
+        assert message is not None
+        message.text = trimmed
+        message.meta = {"full_text": full, "quoted_history_trimmed": True}
+
+    await hub.db.transaction(as_email)
+    await sign_in(browser, "alice@example.com")
+    text = (await browser.get(f"/console/journeys/{maja.id}")).text
+    assert '<p class="msg-text">Any news on 1042?</p>' in text
+    assert '<details class="quoted"><summary>Show quoted text</summary>' in text
+    assert "&gt; It ships on Tuesday." in text  # collapsed, still there (and escaped)
+    assert text.count("<details") == 1  # messages with nothing trimmed get no toggle
+
+
 async def test_handoff_and_routing_cards_when_the_journey_has_them(
     browser: httpx.AsyncClient, scene: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

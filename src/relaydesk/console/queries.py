@@ -399,6 +399,8 @@ class TimelineEntry:
     created_at: datetime
     delivery_status: str | None
     delivery_error: str | None
+    full_text: str | None = None
+    """An email's whole body when the timeline text is trimmed (quoted history, length)."""
 
     @property
     def is_event(self) -> bool:
@@ -448,6 +450,13 @@ def _author_label(author_type: str, author_id: str | None, names: dict[str, str]
     return author_type.capitalize()
 
 
+def _full_text(message: Message) -> str | None:
+    """The untrimmed body the email adapter kept in ``meta`` (shown collapsed), if any."""
+    meta = message.meta if isinstance(message.meta, dict) else {}
+    full = meta.get("full_text")
+    return full if isinstance(full, str) and full.strip() and full != message.text else None
+
+
 async def journey_page(session: AsyncSession, journey_id: uuid.UUID) -> JourneyPage | None:
     view = await journey_view(session, journey_id)
     if view is None:
@@ -487,6 +496,7 @@ async def journey_page(session: AsyncSession, journey_id: uuid.UUID) -> JourneyP
             created_at=m.created_at,
             delivery_status=m.delivery_status,
             delivery_error=m.delivery_error,
+            full_text=_full_text(m),
         )
         for m, name, kind in reversed(rows)
     ]
