@@ -290,3 +290,19 @@ async def test_a_button_press_answers_the_question_it_belongs_to(
     await press("b2", "survey:ces:3", "3")  # a stale button of the previous question
     [survey] = await surveys(client, accepted["journey_id"])
     assert survey["answers"] == {"ces": 6}  # not taken for the NPS answer
+
+
+async def test_summary_refuses_a_time_without_its_zone(
+    client: httpx.AsyncClient, outreach_hub: Hub
+) -> None:
+    for params, field in (
+        ({"since": "2026-01-01T00:00:00"}, "since"),
+        ({"until": "2026-01-01T00:00"}, "until"),
+        ({"since": "yesterday"}, "since"),
+    ):
+        response = await client.get("/api/v1/surveys/summary", params=params)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"] == "invalid_request"
+        assert [e["field"] for e in response.json()["detail"]] == [field]
+    aware = await client.get("/api/v1/surveys/summary", params={"since": "2026-01-01T00:00:00Z"})
+    assert aware.status_code == 200 and aware.json()["overall"] == {}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -190,8 +190,12 @@ async def stop_next_update(
 async def read_survey_summary(
     hub: HubDep,
     _principal: PrincipalDep,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Answers from this time (with a time zone)")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="Answers before this time (with a time zone)")
+    ] = None,
 ) -> dict[str, Any]:
     async with hub.db.read() as session:
         return await survey_summary(session, since=since, until=until)
