@@ -32,13 +32,22 @@ def placeholders(text: str) -> set[str]:
         ) from None
 
 
+def _check_text(label: str, text: str) -> None:
+    names = placeholders(text)
+    for name in names:
+        if not name.isidentifier():
+            raise ValueError(f"{label}: {{{name}}} is not a variable name")
+    try:  # variables are always texts: a format like {amount:.2f} could never be filled
+        text.format_map(dict.fromkeys(names, "x"))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{label}: {text!r} cannot be filled ({exc}); write {{name}}") from None
+
+
 def _check_texts(texts: dict[str, str]) -> dict[str, str]:
     for language, text in texts.items():
         if not text.strip():
             raise ValueError(f"{language}: empty text")
-        for name in placeholders(text):
-            if not name.isidentifier():
-                raise ValueError(f"{language}: {{{name}}} is not a variable name")
+        _check_text(language, text)
     return texts
 
 
@@ -66,6 +75,13 @@ class TemplateRef(_Strict):
     params: list[str] = Field(default_factory=list)
     """Body variables {{1}}, {{2}}, … in order, each a text with {variables}."""
     language: str | None = None
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: list[str]) -> list[str]:
+        for index, param in enumerate(value):
+            _check_text(f"params.{index}", param)
+        return value
 
 
 class UpdatesConfig(_Strict):

@@ -174,8 +174,19 @@ async def _send(
     text, used = _text(spec, channel, wanted)
     variables = {k: str(v) for k, v in notification.variables.items()}
     specific = spec.channels.get(channel.name) or spec.channels.get(channel.kind)
+    try:
+        body = text.format_map(variables)
+    except KeyError as exc:  # the template changed after scheduling
+        await _skip(
+            session,
+            notification,
+            "missing_variable",
+            f"template {notification.template!r} now needs {{{exc.args[0]}}}, which the "
+            "notification does not give",
+        )
+        return
     outgoing = Outgoing(
-        text=text.format_map(variables),
+        text=body,
         template=specific.template if specific else None,
         variables=variables,
         purpose=spec.purpose,
