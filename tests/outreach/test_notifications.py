@@ -276,3 +276,38 @@ async def test_a_text_that_cannot_be_filled_is_refused_or_skipped_never_stuck(
             select(Timer.status).where(Timer.key == f"outreach:notification:{read['id']}")
         )
     assert timer == "fired"  # recorded once, not retried until dead
+
+
+async def test_a_notification_follows_its_customer_into_a_merge(
+    client: httpx.AsyncClient,
+    outreach_hub: Hub,
+    provider: LoopbackProvider,
+    start_clock: clock.ManualClock,
+) -> None:
+    survivor, _ = await customer(client)
+    other = await write_in(
+        client, "Hi, it's Kim from work", email="kim@work.example", handle="kim-work"
+    )
+    await client.post(f"/api/v1/journeys/{other['journey_id']}/resolve", json={"outcome": "spam"})
+    await drain(outreach_hub)
+    provider.requests.clear()
+    soon = (clock.now() + timedelta(hours=1)).isoformat()
+    created = await schedule(
+        client,
+        customer_id=other["customer_id"],
+        template="appointment",
+        send_at=soon,
+        variables=VARIABLES,
+    )
+    assert created.status_code == 201, created.text
+    merged = await client.post(
+        f"/api/v1/customers/{survivor}/merge", json={"other_customer_id": other["customer_id"]}
+    )
+    assert merged.status_code == 200, merged.text
+    await drain(outreach_hub)
+    start_clock.advance(timedelta(hours=1))
+    await drain(outreach_hub)
+    read = (await client.get(f"/api/v1/notifications/{created.json()['id']}")).json()
+    assert (read["status"], read["reason"]) == ("sent", None), read
+    assert read["customer_id"] == survivor
+    assert sent_texts(provider) == ["Reminder: your appointment is on 9 December at 14:00."]

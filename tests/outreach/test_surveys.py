@@ -306,3 +306,28 @@ async def test_summary_refuses_a_time_without_its_zone(
         assert [e["field"] for e in response.json()["detail"]] == [field]
     aware = await client.get("/api/v1/surveys/summary", params={"since": "2026-01-01T00:00:00Z"})
     assert aware.status_code == 200 and aware.json()["overall"] == {}
+
+
+async def test_a_survey_follows_its_customer_into_a_merge(
+    client: httpx.AsyncClient,
+    outreach_hub: Hub,
+    provider: LoopbackProvider,
+    start_clock: clock.ManualClock,
+) -> None:
+    other = await resolved_journey(client, outreach_hub, provider, email="kim@work.example")
+    start_clock.advance(timedelta(hours=1))
+    await drain(outreach_hub)
+    assert sent_texts(provider) == [CES_EN]
+    survivor = await write_in(client, "Hello", email="kim@home.example", handle="kim-home")
+    merged = await client.post(
+        f"/api/v1/customers/{survivor['customer_id']}/merge",
+        json={"other_customer_id": other["customer_id"]},
+    )
+    assert merged.status_code == 200, merged.text
+    [survey] = await surveys(client, other["journey_id"])
+    assert survey["customer_id"] == survivor["customer_id"]
+    # the survivor's next resolution is within the cooldown of the survey they were asked
+    await client.post(f"/api/v1/journeys/{survivor['journey_id']}/resolve", json={})
+    await drain(outreach_hub)
+    [later] = await surveys(client, survivor["journey_id"])
+    assert (later["status"], later["reason"]) == ("skipped", "cooldown")
