@@ -311,3 +311,10 @@ async def test_a_notification_follows_its_customer_into_a_merge(
     assert (read["status"], read["reason"]) == ("sent", None), read
     assert read["customer_id"] == survivor
     assert sent_texts(provider) == ["Reminder: your appointment is on 9 December at 14:00."]
+    later = await schedule(  # scheduled with the merged id after the merge
+        client, customer_id=other["customer_id"], template="appointment", variables=VARIABLES
+    )
+    assert later.status_code == 201 and later.json()["customer_id"] == survivor, later.text
+    await drain(outreach_hub)
+    read = (await client.get(f"/api/v1/notifications/{later.json()['id']}")).json()
+    assert read["status"] == "sent", read
