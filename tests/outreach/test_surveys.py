@@ -331,3 +331,15 @@ async def test_a_survey_follows_its_customer_into_a_merge(
     await drain(outreach_hub)
     [later] = await surveys(client, survivor["journey_id"])
     assert (later["status"], later["reason"]) == ("skipped", "cooldown")
+
+
+async def test_an_override_of_a_survey_text_that_does_not_exist_is_refused(
+    client: httpx.AsyncClient, outreach_hub: Hub
+) -> None:
+    settings = (await client.get("/api/v1/outreach/settings")).json()
+    settings["surveys"]["texts"] = {"en": {"cse": "How easy was it?"}}  # a typo of ces
+    refused = await client.put("/api/v1/outreach/settings", json=settings)
+    assert refused.status_code == 422, refused.text
+    assert "en.cse: not a survey text" in refused.text
+    settings["surveys"]["texts"] = {"en": {"ces": "How easy was it? 1-7", "thanks": "Thanks!"}}
+    assert (await client.put("/api/v1/outreach/settings", json=settings)).status_code == 200

@@ -16,6 +16,8 @@ Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 NAME = r"^[a-z0-9][a-z0-9_-]{0,99}$"
 METRICS = ("ces", "csat", "nps", "ves")
 """Survey metrics; ``ves`` asks its two statements (confidence, understanding)."""
+SURVEY_TEXTS = ("ces", "csat", "nps", "ves_confidence", "ves_understanding", "comment", "thanks")
+"""The survey texts a workspace may override (questions, the comment invitation, thanks)."""
 
 
 class _Strict(BaseModel):
@@ -175,6 +177,19 @@ class SurveysConfig(_Strict):
     skip_outcomes: list[str] = Field(default=["spam", "duplicate", "notified"])
     texts: dict[Language, dict[str, str]] = Field(default_factory=dict)
     """Override built-in question texts per language: {en: {ces: "…"}}."""
+
+    @field_validator("texts")
+    @classmethod
+    def _text_keys(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for language, texts in value.items():
+            for key, text in texts.items():
+                if key not in SURVEY_TEXTS:
+                    raise ValueError(
+                        f"{language}.{key}: not a survey text (use {', '.join(SURVEY_TEXTS)})"
+                    )
+                if not text.strip():
+                    raise ValueError(f"{language}.{key}: empty text")
+        return value
 
     @field_validator("metrics")
     @classmethod
