@@ -318,3 +318,25 @@ async def test_a_notification_follows_its_customer_into_a_merge(
     await drain(outreach_hub)
     read = (await client.get(f"/api/v1/notifications/{later.json()['id']}")).json()
     assert read["status"] == "sent", read
+
+
+async def test_a_channel_key_that_is_no_channel_nor_kind_is_refused(
+    client: httpx.AsyncClient, outreach_hub: Hub
+) -> None:
+    """``sms`` is not a kind (``twilio_sms`` is): its text would never be used."""
+    settings = (await client.get("/api/v1/outreach/settings")).json()
+    channels = settings["notifications"]["templates"]["appointment"]["channels"]
+    channels["sms"] = {"texts": {"en": "Appt {date} {time}"}}
+    refused = await client.put("/api/v1/outreach/settings", json=settings)
+    assert refused.status_code == 422, refused.text
+    [problem] = refused.json()["detail"]
+    assert problem["field"] == "notifications.templates.appointment.channels.sms"
+    assert "no channel named 'sms'" in problem["msg"] and "twilio_sms" in problem["msg"]
+    del channels["sms"]
+    channels["twilio_sms"] = {"texts": {"en": "Appt {date} {time}"}}  # a kind
+    settings["updates"]["templates"] = {"app": {"name": "still_on_it"}}  # a channel's name
+    accepted = await client.put("/api/v1/outreach/settings", json=settings)
+    assert accepted.status_code == 200, accepted.text
+    settings["updates"]["templates"] = {"whatsapp": {"name": "still_on_it"}}
+    refused = await client.put("/api/v1/outreach/settings", json=settings)
+    assert refused.status_code == 422 and "updates.templates.whatsapp" in refused.text

@@ -12,13 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.api.deps import HubDep, PrincipalDep
 from relaydesk.api.errors import ApiError, field_error
+from relaydesk.channels.models import Channel
 from relaydesk.journeys.api import ensure_current_journey
 from relaydesk.journeys.models import Journey
 from relaydesk.outreach.actions import notifications, updates
 from relaydesk.outreach.actions.settings import apply_outreach
 from relaydesk.outreach.config import OutreachConfig, stored_form
 from relaydesk.outreach.models import Notification, Survey, SurveyAnswer, UpdatePlan
-from relaydesk.outreach.queries import load_config
+from relaydesk.outreach.queries import channel_key_problem, load_config, unknown_channel_keys
 from relaydesk.outreach.schemas import (
     NextUpdateIn,
     NextUpdateOut,
@@ -240,5 +241,11 @@ async def write_outreach_settings(
     body: OutreachConfig, hub: HubDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Replace the ``outreach:`` section (the same rules as the workspace file)."""
+    async with hub.db.read() as session:
+        names = list((await session.scalars(select(Channel.name))).all())
+    unknown = unknown_channel_keys(body, names)
+    if unknown:
+        path, key = unknown[0]
+        raise field_error(("body", *path[1:]), channel_key_problem(key, names))
     await hub.db.transaction(lambda s: apply_outreach(s, body, actor=principal.actor))
     return stored_form(body)

@@ -129,7 +129,8 @@ class NotificationTemplate(_Strict):
     texts: dict[Language, str]
     """The default text by language; variables as {name}."""
     channels: dict[str, ChannelTemplate] = Field(default_factory=dict)
-    """By channel name or kind (sms, whatsapp): texts and templates for that channel."""
+    """By channel name or kind (``twilio_sms``, ``whatsapp_cloud``; anything else is refused
+    when applied): texts and templates for that channel."""
     purpose: Literal["service", "marketing"] = "service"
     """``marketing`` also honours a marketing-only opt-out."""
 

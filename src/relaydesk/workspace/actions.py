@@ -22,6 +22,7 @@ from relaydesk.console.actions import apply_context_providers
 from relaydesk.db import new_id
 from relaydesk.kb.actions import apply_knowledge_base
 from relaydesk.outreach.actions.settings import apply_outreach
+from relaydesk.outreach.queries import channel_key_problem, unknown_channel_keys
 from relaydesk.routing.actions.settings import apply_routing
 from relaydesk.sla.actions import apply_sla
 from relaydesk.sla.schemas import SlaConfig
@@ -236,6 +237,10 @@ async def apply_workspace(
         report.changes.append(Change("agent", agent.email, action, changed))
 
     _check_sla_teams(loaded, spec.sla, set(teams))
+    if spec.outreach is not None:
+        names = list((await session.scalars(select(Channel.name))).all())
+        for path, key in unknown_channel_keys(spec.outreach, names)[:1]:
+            raise loaded.error(path, channel_key_problem(key, names))
     report.changes.extend(await apply_knowledge_base(session, loaded, actor=actor))
     report.changes.extend(await apply_routing(session, spec.routing, actor=actor))
     report.changes.extend(await apply_sla(session, spec.sla, actor=actor))
