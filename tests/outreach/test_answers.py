@@ -127,3 +127,39 @@ def test_nps_is_promoters_minus_detractors_and_means_are_means() -> None:
     assert metric_figures("nps", tally({}))["score"] is None
     assert metric_figures("ces", tally({7: 2, 4: 1})) == {"score": 6.0, "count": 3}
     assert metric_figures("csat", tally({5: 1, 4: 1, 1: 1})) == {"score": 3.33, "count": 3}
+
+
+def test_every_language_the_bot_speaks_has_every_outreach_text() -> None:
+    """Updates, surveys and queue notices in the customer's language, not English, for
+    every language of the bot's pack; with answer words for each scale."""
+    from relaydesk.bot.pack import load_pack
+
+    keys = set(TEXTS.languages["en"])
+    scales = set(TEXTS.languages["en"]["words"])
+    for language in load_pack().languages:
+        assert language in TEXTS.languages, f"no outreach texts in {language!r}"
+        texts = TEXTS.languages[language]
+        assert set(texts) == keys, (language, keys ^ set(texts))
+        assert set(texts["words"]) == scales, language
+        assert "{next_update}" in texts["update"], language
+        assert localized_time(datetime(2026, 12, 10, 14, 0, tzinfo=UTC), language).endswith("14:00")
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "language", "score"),
+    [
+        ("ces", "molto facile", "it", 7),
+        ("ces", "heel makkelijk!", "nl", 7),
+        ("ces", "bardzo łatwo", "pl", 7),
+        ("ces", "Muito fácil", "pt", 7),
+        ("csat", "tevreden", "nl", 4),
+        ("ves_confidence", "concordo totalmente", "pt", 7),
+        ("ves_understanding", "zgadzam się", "pl", 6),
+        ("ves_confidence", "per niente d'accordo", "it", 1),
+    ],
+)
+def test_answers_in_the_bots_other_languages(
+    question: str, text: str, language: str, score: int
+) -> None:
+    answer = read_answer(question, text, None, language, TEXTS)
+    assert answer is not None and answer.score == score, answer

@@ -7,11 +7,13 @@ import uuid
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import select
 from tests.helpers.loopback import LoopbackProvider
 from tests.outreach.helpers import drain, events_named, sent_texts, write_in
 
 from relaydesk import clock
 from relaydesk.hub import Hub
+from relaydesk.timers import Timer
 
 
 async def customer(client: httpx.AsyncClient, **patch: object) -> tuple[str, str]:
@@ -239,3 +241,102 @@ async def test_routes_need_the_token(anonymous: httpx.AsyncClient, outreach_hub:
         ("GET", "/api/v1/outreach/settings"),
     ):
         assert (await anonymous.request(method, path, json={})).status_code == 401
+
+
+async def test_a_text_that_cannot_be_filled_is_refused_or_skipped_never_stuck(
+    client: httpx.AsyncClient, outreach_hub: Hub, provider: LoopbackProvider
+) -> None:
+    settings = (await client.get("/api/v1/outreach/settings")).json()
+    templates = settings["notifications"]["templates"]
+    templates["receipt"] = {"kind": "confirmation", "texts": {"en": "Total {amount:.2f}"}}
+    refused = await client.put("/api/v1/outreach/settings", json=settings)
+    assert refused.status_code == 422, refused.text  # variables are texts: never fillable
+    assert "receipt" in refused.text and "{amount:.2f}" in refused.text
+    templates["receipt"]["texts"]["en"] = "Total {amount}"
+    templates["receipt"]["channels"] = {"app": {"template": {"name": "t", "params": ["{n:d}"]}}}
+    refused = await client.put("/api/v1/outreach/settings", json=settings)
+    assert refused.status_code == 422 and "params" in refused.text, refused.text
+    del templates["receipt"]
+
+    customer_id, _ = await customer(client)
+    created = await schedule(
+        client, customer_id=customer_id, template="renewal", variables={"date": "1 Jan"}
+    )
+    assert created.status_code == 201, created.text
+    # The template changes before the send and now needs a variable the notification lacks.
+    templates["renewal"]["texts"]["en"] = "Your plan {plan} renews on {date}."
+    assert (await client.put("/api/v1/outreach/settings", json=settings)).status_code == 200
+    await drain(outreach_hub)
+    read = (await client.get(f"/api/v1/notifications/{created.json()['id']}")).json()
+    assert (read["status"], read["reason"]) == ("skipped", "missing_variable")
+    assert "{plan}" in read["detail"]
+    assert not any("renews" in text for text in sent_texts(provider))
+    async with outreach_hub.db.read() as session:
+        timer = await session.scalar(
+            select(Timer.status).where(Timer.key == f"outreach:notification:{read['id']}")
+        )
+    assert timer == "fired"  # recorded once, not retried until dead
+
+
+async def test_a_notification_follows_its_customer_into_a_merge(
+    client: httpx.AsyncClient,
+    outreach_hub: Hub,
+    provider: LoopbackProvider,
+    start_clock: clock.ManualClock,
+) -> None:
+    survivor, _ = await customer(client)
+    other = await write_in(
+        client, "Hi, it's Kim from work", email="kim@work.example", handle="kim-work"
+    )
+    await client.post(f"/api/v1/journeys/{other['journey_id']}/resolve", json={"outcome": "spam"})
+    await drain(outreach_hub)
+    provider.requests.clear()
+    soon = (clock.now() + timedelta(hours=1)).isoformat()
+    created = await schedule(
+        client,
+        customer_id=other["customer_id"],
+        template="appointment",
+        send_at=soon,
+        variables=VARIABLES,
+    )
+    assert created.status_code == 201, created.text
+    merged = await client.post(
+        f"/api/v1/customers/{survivor}/merge", json={"other_customer_id": other["customer_id"]}
+    )
+    assert merged.status_code == 200, merged.text
+    await drain(outreach_hub)
+    start_clock.advance(timedelta(hours=1))
+    await drain(outreach_hub)
+    read = (await client.get(f"/api/v1/notifications/{created.json()['id']}")).json()
+    assert (read["status"], read["reason"]) == ("sent", None), read
+    assert read["customer_id"] == survivor
+    assert sent_texts(provider) == ["Reminder: your appointment is on 9 December at 14:00."]
+    later = await schedule(  # scheduled with the merged id after the merge
+        client, customer_id=other["customer_id"], template="appointment", variables=VARIABLES
+    )
+    assert later.status_code == 201 and later.json()["customer_id"] == survivor, later.text
+    await drain(outreach_hub)
+    read = (await client.get(f"/api/v1/notifications/{later.json()['id']}")).json()
+    assert read["status"] == "sent", read
+
+
+async def test_a_channel_key_that_is_no_channel_nor_kind_is_refused(
+    client: httpx.AsyncClient, outreach_hub: Hub
+) -> None:
+    """``sms`` is not a kind (``twilio_sms`` is): its text would never be used."""
+    settings = (await client.get("/api/v1/outreach/settings")).json()
+    channels = settings["notifications"]["templates"]["appointment"]["channels"]
+    channels["sms"] = {"texts": {"en": "Appt {date} {time}"}}
+    refused = await client.put("/api/v1/outreach/settings", json=settings)
+    assert refused.status_code == 422, refused.text
+    [problem] = refused.json()["detail"]
+    assert problem["field"] == "notifications.templates.appointment.channels.sms"
+    assert "no channel named 'sms'" in problem["msg"] and "twilio_sms" in problem["msg"]
+    del channels["sms"]
+    channels["twilio_sms"] = {"texts": {"en": "Appt {date} {time}"}}  # a kind
+    settings["updates"]["templates"] = {"app": {"name": "still_on_it"}}  # a channel's name
+    accepted = await client.put("/api/v1/outreach/settings", json=settings)
+    assert accepted.status_code == 200, accepted.text
+    settings["updates"]["templates"] = {"whatsapp": {"name": "still_on_it"}}
+    refused = await client.put("/api/v1/outreach/settings", json=settings)
+    assert refused.status_code == 422 and "updates.templates.whatsapp" in refused.text

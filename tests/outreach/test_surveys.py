@@ -290,3 +290,56 @@ async def test_a_button_press_answers_the_question_it_belongs_to(
     await press("b2", "survey:ces:3", "3")  # a stale button of the previous question
     [survey] = await surveys(client, accepted["journey_id"])
     assert survey["answers"] == {"ces": 6}  # not taken for the NPS answer
+
+
+async def test_summary_refuses_a_time_without_its_zone(
+    client: httpx.AsyncClient, outreach_hub: Hub
+) -> None:
+    for params, field in (
+        ({"since": "2026-01-01T00:00:00"}, "since"),
+        ({"until": "2026-01-01T00:00"}, "until"),
+        ({"since": "yesterday"}, "since"),
+    ):
+        response = await client.get("/api/v1/surveys/summary", params=params)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"] == "invalid_request"
+        assert [e["field"] for e in response.json()["detail"]] == [field]
+    aware = await client.get("/api/v1/surveys/summary", params={"since": "2026-01-01T00:00:00Z"})
+    assert aware.status_code == 200 and aware.json()["overall"] == {}
+
+
+async def test_a_survey_follows_its_customer_into_a_merge(
+    client: httpx.AsyncClient,
+    outreach_hub: Hub,
+    provider: LoopbackProvider,
+    start_clock: clock.ManualClock,
+) -> None:
+    other = await resolved_journey(client, outreach_hub, provider, email="kim@work.example")
+    start_clock.advance(timedelta(hours=1))
+    await drain(outreach_hub)
+    assert sent_texts(provider) == [CES_EN]
+    survivor = await write_in(client, "Hello", email="kim@home.example", handle="kim-home")
+    merged = await client.post(
+        f"/api/v1/customers/{survivor['customer_id']}/merge",
+        json={"other_customer_id": other["customer_id"]},
+    )
+    assert merged.status_code == 200, merged.text
+    [survey] = await surveys(client, other["journey_id"])
+    assert survey["customer_id"] == survivor["customer_id"]
+    # the survivor's next resolution is within the cooldown of the survey they were asked
+    await client.post(f"/api/v1/journeys/{survivor['journey_id']}/resolve", json={})
+    await drain(outreach_hub)
+    [later] = await surveys(client, survivor["journey_id"])
+    assert (later["status"], later["reason"]) == ("skipped", "cooldown")
+
+
+async def test_an_override_of_a_survey_text_that_does_not_exist_is_refused(
+    client: httpx.AsyncClient, outreach_hub: Hub
+) -> None:
+    settings = (await client.get("/api/v1/outreach/settings")).json()
+    settings["surveys"]["texts"] = {"en": {"cse": "How easy was it?"}}  # a typo of ces
+    refused = await client.put("/api/v1/outreach/settings", json=settings)
+    assert refused.status_code == 422, refused.text
+    assert "en.cse: not a survey text" in refused.text
+    settings["surveys"]["texts"] = {"en": {"ces": "How easy was it? 1-7", "thanks": "Thanks!"}}
+    assert (await client.put("/api/v1/outreach/settings", json=settings)).status_code == 200

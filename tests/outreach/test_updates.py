@@ -189,3 +189,27 @@ async def test_intent_cadence_resume_and_bad_input(
     await client.post(f"/api/v1/journeys/{journey}/resolve", json={"outcome": "duplicate"})
     refused = await client.put(f"/api/v1/journeys/{journey}/next-update", json={})
     assert refused.status_code == 409 and refused.json()["error"] == "not_active"
+
+
+async def test_an_agents_own_update_is_not_skipped_for_what_they_wrote_before_planning_it(
+    client: httpx.AsyncClient,
+    outreach_hub: Hub,
+    provider: LoopbackProvider,
+    start_clock: clock.ManualClock,
+) -> None:
+    journey = await pending_journey(client, outreach_hub, provider)
+    reply = await client.post(
+        f"/api/v1/journeys/{journey}/messages", json={"text": "I'll ask the warehouse."}
+    )
+    assert reply.status_code == 202, reply.text
+    start_clock.advance(timedelta(minutes=1))
+    at = (clock.now() + timedelta(hours=3)).isoformat()  # sooner than the 1-day cadence
+    text = "The warehouse is checking; next update by {next_update}."
+    planned = await client.put(
+        f"/api/v1/journeys/{journey}/next-update", json={"at": at, "text": text}
+    )
+    assert planned.status_code == 200, planned.text
+    start_clock.advance(timedelta(hours=3))
+    await drain(outreach_hub)
+    assert sent_texts(provider)[-1] == "The warehouse is checking; next update by Tuesday 14:01."
+    assert await events_named(outreach_hub, "outreach.update_skipped") == []

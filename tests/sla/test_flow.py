@@ -178,3 +178,22 @@ async def test_complaint_gets_short_targets_and_escalates_to_its_team(
     await drain(routed_hub)
     offer = await holder(routed_hub, journey_id)
     assert offer is not None and offer.agent_id == agents["Bo"]
+
+
+async def test_waiting_on_the_company_after_waiting_on_the_customer_runs_the_clocks_again(
+    routed_hub: Hub, client: httpx.AsyncClient, manual_clock: clock.ManualClock
+) -> None:
+    await setup(routed_hub, WORKSPACE)
+    journey_id = await post(client, "m1", "p1@example.com", HUMAN)
+    await drain(routed_hub)
+    manual_clock.advance(timedelta(minutes=10))
+    assert (await client.post(f"/api/v1/journeys/{journey_id}/wait")).status_code == 200
+    await drain(routed_hub)
+    assert clock_of(await sla(client, journey_id), "resolution")["status"] == "paused"
+    manual_clock.advance(timedelta(hours=1))  # 10:10: the company takes it up (a repair)
+    pending = await client.put(f"/api/v1/journeys/{journey_id}/next-update", json={})
+    assert pending.status_code == 200 and pending.json()["status"] == "pending", pending.text
+    await drain(routed_hub)
+    resolution = clock_of(await sla(client, journey_id), "resolution")
+    assert resolution["status"] == "due", resolution  # the company owes the next step
+    assert resolution["due_at"] == "2026-01-07T10:00:00Z"  # 16 business hours + 1 h paused

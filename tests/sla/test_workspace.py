@@ -98,3 +98,34 @@ async def test_bad_section_changes_nothing(hub: Hub) -> None:
         config = await load_config(session)
     assert config is not None and config.policies[2].first_response is not None
     assert config.policies[2].first_response.total_seconds() == 3600
+
+
+async def test_a_team_the_section_names_must_exist(hub: Hub) -> None:
+    """A misspelt ``escalate_to`` would send complaints to the general queue unnoticed."""
+    await apply_text(hub, WORKSPACE)
+    cases = [
+        (
+            WORKSPACE.replace("escalate_to: complaints", "escalate_to: complains"),
+            "sla.policies[0].escalation.escalate_to: no team named 'complains'",
+        ),
+        (
+            WORKSPACE.replace(
+                "      holidays: {country: DE}",
+                "      holidays: {country: DE}\n      teams: [suport]",
+            ),
+            "sla.calendars[0].teams[0]: no team named 'suport'",
+        ),
+        (
+            WORKSPACE.replace("    warn_at: 0.75", "    warn_at: 0.75\n    escalate_to: nobody"),
+            "sla.escalation.escalate_to: no team named 'nobody'",
+        ),
+    ]
+    for text, expected in cases:
+        assert text != WORKSPACE
+        with pytest.raises(WorkspaceFileError) as caught:
+            await apply_text(hub, text)
+        assert any(expected in line for line in caught.value.lines()), caught.value.lines()
+    async with hub.db.read() as session:
+        config = await load_config(session)
+    assert config is not None and config.policies[0].escalation is not None
+    assert config.policies[0].escalation.escalate_to == "complaints"  # nothing changed

@@ -182,3 +182,12 @@ def test_demo_workspace_is_valid() -> None:
     loaded = load_workspace_file(Path(__file__).parents[2] / "examples" / "demo-workspace.yaml")
     assert {c.kind for c in loaded.spec.channels} == {"api", "webchat"}
     assert loaded.spec.agents
+
+
+async def test_an_outreach_channel_key_must_be_a_channel_or_a_kind(hub: Hub) -> None:
+    text = BASIC + ("outreach:\n  updates:\n    templates:\n      whatsapp: {name: still_on_it}\n")
+    with pytest.raises(WorkspaceFileError) as caught:
+        await apply_text(hub, text)
+    (line,) = caught.value.lines()
+    assert "outreach.updates.templates.whatsapp: no channel named 'whatsapp'" in line, line
+    await apply_text(hub, text.replace("whatsapp:", "whatsapp_cloud:"))

@@ -352,6 +352,7 @@ async def merge_customers(
     """Move everything of ``merged_id`` to ``survivor_id`` and leave a redirect behind."""
     from relaydesk.journeys.actions.lifecycle import combine_active_journeys
     from relaydesk.journeys.models import Conversation, Journey, Message
+    from relaydesk.outreach.models import Notification, Survey
 
     if survivor_id == merged_id:
         raise ValueError("a customer cannot be merged into itself")
@@ -388,6 +389,10 @@ async def merge_customers(
     await move(Conversation, Conversation.customer_id, "conversations")
     await move(Message, Message.customer_id, "messages")
     await move(Order, Order.customer_id, "orders")
+    # Outreach follows the person: a scheduled notification goes to the survivor's channels,
+    # a survey waiting for an answer is answerable, and its history counts for the cooldown.
+    await move(Notification, Notification.customer_id, "notifications")
+    await move(Survey, Survey.customer_id, "surveys")
     survivor_channels = select(Consent.channel).where(Consent.customer_id == survivor_id)
     await session.execute(
         delete(Consent).where(

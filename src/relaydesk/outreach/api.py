@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.api.deps import HubDep, PrincipalDep
 from relaydesk.api.errors import ApiError, field_error
+from relaydesk.channels.models import Channel
 from relaydesk.journeys.api import ensure_current_journey
 from relaydesk.journeys.models import Journey
 from relaydesk.outreach.actions import notifications, updates
 from relaydesk.outreach.actions.settings import apply_outreach
 from relaydesk.outreach.config import OutreachConfig, stored_form
 from relaydesk.outreach.models import Notification, Survey, SurveyAnswer, UpdatePlan
-from relaydesk.outreach.queries import load_config
+from relaydesk.outreach.queries import channel_key_problem, load_config, unknown_channel_keys
 from relaydesk.outreach.schemas import (
     NextUpdateIn,
     NextUpdateOut,
@@ -190,8 +191,12 @@ async def stop_next_update(
 async def read_survey_summary(
     hub: HubDep,
     _principal: PrincipalDep,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Answers from this time (with a time zone)")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="Answers before this time (with a time zone)")
+    ] = None,
 ) -> dict[str, Any]:
     async with hub.db.read() as session:
         return await survey_summary(session, since=since, until=until)
@@ -236,5 +241,11 @@ async def write_outreach_settings(
     body: OutreachConfig, hub: HubDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Replace the ``outreach:`` section (the same rules as the workspace file)."""
+    async with hub.db.read() as session:
+        names = list((await session.scalars(select(Channel.name))).all())
+    unknown = unknown_channel_keys(body, names)
+    if unknown:
+        path, key = unknown[0]
+        raise field_error(("body", *path[1:]), channel_key_problem(key, names))
     await hub.db.transaction(lambda s: apply_outreach(s, body, actor=principal.actor))
     return stored_form(body)

@@ -16,6 +16,8 @@ Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 NAME = r"^[a-z0-9][a-z0-9_-]{0,99}$"
 METRICS = ("ces", "csat", "nps", "ves")
 """Survey metrics; ``ves`` asks its two statements (confidence, understanding)."""
+SURVEY_TEXTS = ("ces", "csat", "nps", "ves_confidence", "ves_understanding", "comment", "thanks")
+"""The survey texts a workspace may override (questions, the comment invitation, thanks)."""
 
 
 class _Strict(BaseModel):
@@ -32,13 +34,22 @@ def placeholders(text: str) -> set[str]:
         ) from None
 
 
+def _check_text(label: str, text: str) -> None:
+    names = placeholders(text)
+    for name in names:
+        if not name.isidentifier():
+            raise ValueError(f"{label}: {{{name}}} is not a variable name")
+    try:  # variables are always texts: a format like {amount:.2f} could never be filled
+        text.format_map(dict.fromkeys(names, "x"))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{label}: {text!r} cannot be filled ({exc}); write {{name}}") from None
+
+
 def _check_texts(texts: dict[str, str]) -> dict[str, str]:
     for language, text in texts.items():
         if not text.strip():
             raise ValueError(f"{language}: empty text")
-        for name in placeholders(text):
-            if not name.isidentifier():
-                raise ValueError(f"{language}: {{{name}}} is not a variable name")
+        _check_text(language, text)
     return texts
 
 
@@ -66,6 +77,13 @@ class TemplateRef(_Strict):
     params: list[str] = Field(default_factory=list)
     """Body variables {{1}}, {{2}}, … in order, each a text with {variables}."""
     language: str | None = None
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: list[str]) -> list[str]:
+        for index, param in enumerate(value):
+            _check_text(f"params.{index}", param)
+        return value
 
 
 class UpdatesConfig(_Strict):
@@ -111,7 +129,8 @@ class NotificationTemplate(_Strict):
     texts: dict[Language, str]
     """The default text by language; variables as {name}."""
     channels: dict[str, ChannelTemplate] = Field(default_factory=dict)
-    """By channel name or kind (sms, whatsapp): texts and templates for that channel."""
+    """By channel name or kind (``twilio_sms``, ``whatsapp_cloud``; anything else is refused
+    when applied): texts and templates for that channel."""
     purpose: Literal["service", "marketing"] = "service"
     """``marketing`` also honours a marketing-only opt-out."""
 
@@ -159,6 +178,19 @@ class SurveysConfig(_Strict):
     skip_outcomes: list[str] = Field(default=["spam", "duplicate", "notified"])
     texts: dict[Language, dict[str, str]] = Field(default_factory=dict)
     """Override built-in question texts per language: {en: {ces: "…"}}."""
+
+    @field_validator("texts")
+    @classmethod
+    def _text_keys(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for language, texts in value.items():
+            for key, text in texts.items():
+                if key not in SURVEY_TEXTS:
+                    raise ValueError(
+                        f"{language}.{key}: not a survey text (use {', '.join(SURVEY_TEXTS)})"
+                    )
+                if not text.strip():
+                    raise ValueError(f"{language}.{key}: empty text")
+        return value
 
     @field_validator("metrics")
     @classmethod

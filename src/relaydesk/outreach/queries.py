@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.channels.models import Channel
-from relaydesk.channels.registry import UnknownChannelKind, adapter_class
+from relaydesk.channels.registry import KINDS, UnknownChannelKind, adapter_class
 from relaydesk.customers.models import Customer, Identity
 from relaydesk.journeys.models import Conversation, Journey
 from relaydesk.outreach.config import OutreachConfig
@@ -100,3 +101,29 @@ async def journey_intent(session: AsyncSession, journey: Journey) -> str | None:
         return str(inputs["intent"])
     value = (journey.context or {}).get("intent")
     return value if isinstance(value, str) else None
+
+
+def unknown_channel_keys(
+    config: OutreachConfig, channel_names: Iterable[str]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Where the section names, by channel name or kind, a channel that is neither (its
+    texts and templates would never be used, e.g. ``sms`` for ``twilio_sms``)."""
+    known = set(channel_names) | set(KINDS)
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for key in config.updates.templates:
+        if key not in known:
+            found.append((("outreach", "updates", "templates", key), key))
+    for name, template in config.notifications.templates.items():
+        for key in template.channels:
+            if key not in known:
+                found.append(
+                    (("outreach", "notifications", "templates", name, "channels", key), key)
+                )
+    return found
+
+
+def channel_key_problem(key: str, channel_names: Iterable[str]) -> str:
+    return (
+        f"no channel named {key!r} and no channel kind {key!r} (channels: "
+        f"{', '.join(sorted(channel_names)) or 'none'}; kinds: {', '.join(sorted(KINDS))})"
+    )

@@ -22,6 +22,7 @@ from relaydesk.journeys.events import (
     OwnerChanged,
 )
 from relaydesk.journeys.listeners import LIVE_TOPIC
+from relaydesk.outreach.events import UpdatePlanned
 from relaydesk.routing.events import JourneyRouted
 from relaydesk.sla.actions import SLA_BREACH, SLA_WARNING, recompute_locked
 from relaydesk.sla.escalation import escalate
@@ -38,8 +39,10 @@ from relaydesk.timers import DueTimer, on_timer
 @on(JourneyRouted)
 @on(OwnerChanged)
 @on(JourneysCombined)
+@on(UpdatePlanned)
 async def follow_journey(hub: Hub, event: StoredEvent) -> None:
-    """Customer and agent messages, waiting, resolve/reopen, intent known, owner changes."""
+    """Customer and agent messages, waiting (on the customer or the company), resolve/reopen,
+    intent known, owner changes."""
     journey_id = event.journey_id
     if journey_id is None:
         return

@@ -10,7 +10,8 @@ journey's facts every time, never incremented, so replaying an event changes not
 - ``resolution``: from the journey's start to its resolution.
 
 Response clocks measure how long the customer waits for a person, so they pause while the
-bot holds the journey; every clock pauses while the journey waits on the customer and while
+bot holds the journey; every clock pauses while the journey waits on the customer (until
+they write, or the journey is set waiting on the company) and while
 it is resolved (a reopened journey continues the clocks where they stopped). Resolving a
 journey also ends its open response clocks (met at the resolution).
 """
@@ -74,7 +75,8 @@ class Happening:
 
     at: datetime
     kind: str
-    """inbound | reply (by a person) | waiting | resolved | reopened | owner:<new owner>"""
+    """inbound | reply (by a person) | waiting | pending (waiting on the company) | resolved |
+    reopened | owner:<new owner>"""
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def _pauses(history: Sequence[Happening]) -> tuple[_Intervals, _Intervals, _Inte
     for h in history:
         if h.kind == "waiting":
             waiting.start(h.at)
-        elif h.kind == "inbound":
+        elif h.kind in ("inbound", "pending"):  # the customer wrote, or the company owes
             waiting.end(h.at)
         elif h.kind == "resolved":
             waiting.end(h.at)

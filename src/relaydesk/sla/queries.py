@@ -29,6 +29,8 @@ RECENT_BREACH = timedelta(days=30)
 """A breach this recent counts as a churn signal for routing's value model."""
 ESCALATED = "sla.escalated"
 _HISTORY_EVENTS = ("journey.waiting", "journey.resolved", "journey.reopened")
+_PENDING = "outreach.update_planned"
+"""Set waiting on the company (outreach): ends a pause for waiting on the customer."""
 _OWNER_CHANGED = "journey.owner_changed"
 
 
@@ -106,13 +108,15 @@ async def journey_history(session: AsyncSession, journey_id: uuid.UUID) -> list[
         select(Event.occurred_at, Event.name, Event.payload)
         .where(
             Event.journey_id == journey_id,
-            Event.name.in_((*_HISTORY_EVENTS, _OWNER_CHANGED)),
+            Event.name.in_((*_HISTORY_EVENTS, _OWNER_CHANGED, _PENDING)),
         )
         .order_by(Event.occurred_at, Event.id)
     )
     for at, name, payload in events.all():
         if name == _OWNER_CHANGED:
             history.append(Happening(at, f"owner:{payload.get('to_owner')}"))
+        elif name == _PENDING:
+            history.append(Happening(at, "pending"))
         else:
             history.append(Happening(at, name.removeprefix("journey.")))
     messages = await session.execute(

@@ -22,8 +22,10 @@ from relaydesk.console.actions import apply_context_providers
 from relaydesk.db import new_id
 from relaydesk.kb.actions import apply_knowledge_base
 from relaydesk.outreach.actions.settings import apply_outreach
+from relaydesk.outreach.queries import channel_key_problem, unknown_channel_keys
 from relaydesk.routing.actions.settings import apply_routing
 from relaydesk.sla.actions import apply_sla
+from relaydesk.sla.schemas import SlaConfig
 from relaydesk.workspace.config import dump_setting
 from relaydesk.workspace.events import WorkspaceApplied
 from relaydesk.workspace.file import LoadedWorkspace
@@ -52,6 +54,26 @@ class ApplyReport:
         for change in self.changes:
             counts[change.action] = counts.get(change.action, 0) + 1
         return ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "nothing declared"
+
+
+def _check_sla_teams(loaded: LoadedWorkspace, sla: SlaConfig | None, teams: set[str]) -> None:
+    """Teams named by the ``sla:`` section exist (declared now or before): a misspelt
+    ``escalate_to`` would quietly send breached complaints to the general queue."""
+    if sla is None:
+        return
+    named: list[tuple[tuple[str | int, ...], str]] = []
+    if sla.escalation.escalate_to is not None:
+        named.append((("sla", "escalation", "escalate_to"), sla.escalation.escalate_to))
+    for index, policy in enumerate(sla.policies):
+        if policy.escalation is not None and policy.escalation.escalate_to is not None:
+            path = ("sla", "policies", index, "escalation", "escalate_to")
+            named.append((path, policy.escalation.escalate_to))
+    for index, calendar in enumerate(sla.calendars):
+        for team_index, team in enumerate(calendar.teams):
+            named.append((("sla", "calendars", index, "teams", team_index), team))
+    for where, team in named:
+        if team not in teams:
+            raise loaded.error(where, f"no team named {team!r} (declare it under teams:)")
 
 
 async def store_section(
@@ -214,6 +236,11 @@ async def apply_workspace(
             agent_row.updated_at = now
         report.changes.append(Change("agent", agent.email, action, changed))
 
+    _check_sla_teams(loaded, spec.sla, set(teams))
+    if spec.outreach is not None:
+        names = list((await session.scalars(select(Channel.name))).all())
+        for path, key in unknown_channel_keys(spec.outreach, names)[:1]:
+            raise loaded.error(path, channel_key_problem(key, names))
     report.changes.extend(await apply_knowledge_base(session, loaded, actor=actor))
     report.changes.extend(await apply_routing(session, spec.routing, actor=actor))
     report.changes.extend(await apply_sla(session, spec.sla, actor=actor))

@@ -60,7 +60,7 @@ async def create_notification(
     variables: dict[str, str],
     actor: str,
 ) -> Notification:
-    from relaydesk.customers.models import Customer
+    from relaydesk.customers.queries import current_customer_id
 
     config = await load_config(session)
     spec = config.notifications.templates.get(template)
@@ -69,8 +69,10 @@ async def create_notification(
         raise NotificationError(
             422, "template", f"no notification template {template!r} (defined: {known})"
         )
-    if await session.get(Customer, customer_id) is None:
+    current = await current_customer_id(session, customer_id)
+    if current is None:
         raise NotificationError(404, "customer_id", f"no customer {customer_id}")
+    customer_id = current  # a merged customer's id: the survivor holds their channels now
     if channel is not None:
         row = await session.scalar(select(Channel).where(Channel.name == channel))
         if row is None:
@@ -174,8 +176,19 @@ async def _send(
     text, used = _text(spec, channel, wanted)
     variables = {k: str(v) for k, v in notification.variables.items()}
     specific = spec.channels.get(channel.name) or spec.channels.get(channel.kind)
+    try:
+        body = text.format_map(variables)
+    except KeyError as exc:  # the template changed after scheduling
+        await _skip(
+            session,
+            notification,
+            "missing_variable",
+            f"template {notification.template!r} now needs {{{exc.args[0]}}}, which the "
+            "notification does not give",
+        )
+        return
     outgoing = Outgoing(
-        text=text.format_map(variables),
+        text=body,
         template=specific.template if specific else None,
         variables=variables,
         purpose=spec.purpose,

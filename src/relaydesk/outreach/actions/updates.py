@@ -157,9 +157,10 @@ async def fire_update(session: AsyncSession, journey_id: uuid.UUID) -> None:
     following = next_daytime(now + interval, who.zone, config.daytime)
     if not config.updates.enabled:
         return
-    if config.updates.skip_if_person_wrote and await _person_wrote(
-        session, journey_id, now - interval
-    ):
+    # "Within the interval": since the previous update, or since the plan was set (an
+    # agent's message before planning is not a reason to skip the update they planned).
+    since = max(now - interval, clock.as_utc(plan.updated_at))
+    if config.updates.skip_if_person_wrote and await _person_wrote(session, journey_id, since):
         await _record(session, journey, plan, "person_wrote", following)
         return
     channel = await latest_channel(session, journey_id=journey_id, customer_id=journey.customer_id)
