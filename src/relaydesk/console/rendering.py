@@ -7,15 +7,12 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from phonenumbers import timezone as pn_timezone
-from phonenumbers.tzdata import TIMEZONE_DATA
 
 from relaydesk import clock
+from relaydesk.customers.timezones import guess_zone
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static" / "console"
@@ -53,48 +50,16 @@ def ago(moment: datetime | None) -> str:
     return f"{seconds // 86400} d"
 
 
-def _one_zone(zones: tuple[str, ...] | list[str] | None) -> str | None:
-    names = [z for z in (zones or ()) if z != "Etc/Unknown"]
-    return names[0] if len(names) == 1 else None
-
-
-def guess_timezone(
-    timezone: str | None, country: str | None = None, phone: str | None = None
-) -> tuple[str, str | None] | None:
-    """The customer's time zone and where it came from: the profile's own (source None), else
-    the phone number's, else the country's, when that names exactly one zone."""
-    if timezone:
-        return timezone, None
-    if phone:
-        try:
-            zone = _one_zone(pn_timezone.time_zones_for_number(phonenumbers.parse(phone)))
-        except phonenumbers.NumberParseException:
-            zone = None
-        if zone:
-            return zone, "from the phone number"
-    if country:
-        code = phonenumbers.country_code_for_region(country.upper())
-        zone = _one_zone(TIMEZONE_DATA.get(str(code))) if code else None
-        if zone:
-            return zone, "from the country"
-    return None
-
-
 def local_time(
     timezone: str | None, country: str | None = None, phone: str | None = None
 ) -> str | None:
     """The customer's wall-clock time now ('Mon 14:05 (Europe/Stockholm)'), if known or
-    guessable from the phone number or country (then the guess says so)."""
-    guessed = guess_timezone(timezone, country, phone)
-    if guessed is None:
+    guessable without doubt from the phone number or country (then the guess says so)."""
+    guess = guess_zone(timezone, country, [phone] if phone else [], unambiguous=True)
+    if guess is None:
         return None
-    name, source = guessed
-    try:
-        zone = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    where = f"{name}, {source}" if source else name
-    return f"{clock.now().astimezone(zone):%a %H:%M} ({where})"
+    where = f"{guess.name}, {guess.source}" if guess.source else guess.name
+    return f"{clock.now().astimezone(guess.zone):%a %H:%M} ({where})"
 
 
 def stamp(moment: datetime | None) -> str:

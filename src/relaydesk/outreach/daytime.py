@@ -4,29 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-import phonenumbers
-from phonenumbers import timezone as phone_zones
-
+from relaydesk.customers.timezones import guess_zone, zone_named
 from relaydesk.outreach.config import Daytime
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-def _from_number(number: phonenumbers.PhoneNumber) -> ZoneInfo | None:
-    for name in phone_zones.time_zones_for_number(number):
-        zone = _zone(name)
-        if zone is not None:
-            return zone
-    return None
 
 
 def customer_zone(
@@ -34,22 +15,10 @@ def customer_zone(
 ) -> ZoneInfo:
     """The customer's own time zone, else their phone number's, else their country's (its
     first zone, for countries with several), else the workspace's."""
-    zone = _zone(timezone)
-    if zone is not None:
-        return zone
-    for phone in phones:
-        try:
-            found = _from_number(phonenumbers.parse(phone, None))
-        except phonenumbers.NumberParseException:
-            continue
-        if found is not None:
-            return found
-    if country:
-        example = phonenumbers.example_number(country.upper())
-        found = _from_number(example) if example is not None else None
-        if found is not None:
-            return found
-    return _zone(default) or ZoneInfo("UTC")
+    guess = guess_zone(timezone, country, phones)
+    if guess is not None:
+        return guess.zone
+    return zone_named(default) or ZoneInfo("UTC")
 
 
 def next_daytime(at: datetime, zone: ZoneInfo, daytime: Daytime) -> datetime:
