@@ -197,3 +197,30 @@ async def test_waiting_on_the_company_after_waiting_on_the_customer_runs_the_clo
     resolution = clock_of(await sla(client, journey_id), "resolution")
     assert resolution["status"] == "due", resolution  # the company owes the next step
     assert resolution["due_at"] == "2026-01-07T10:00:00Z"  # 16 business hours + 1 h paused
+
+
+async def test_a_new_tier_chooses_the_policy_of_the_open_journey_at_once(
+    routed_hub: Hub, client: httpx.AsyncClient, manual_clock: clock.ManualClock
+) -> None:
+    """The tier is the customer's, not the journey's: changing it recomputes the clocks of
+    the customer's open journeys without waiting for their next message."""
+    gold = "    - name: gold\n      match: {tiers: [gold]}\n      first_response: 15m\n"
+    await setup(
+        routed_hub, WORKSPACE.replace("    - name: standard\n", gold + "    - name: standard\n")
+    )
+    journey_id = await post(client, "m1", "vip@example.com", HUMAN)
+    await drain(routed_hub)
+    assert (await sla(client, journey_id))["policy"] == "standard"
+
+    customer_id = (await client.get(f"/api/v1/journeys/{journey_id}")).json()["customer_id"]
+    patched = await client.patch(f"/api/v1/customers/{customer_id}", json={"tier": "Gold"})
+    assert patched.status_code == 200, patched.text
+    await drain(routed_hub)
+    view = await sla(client, journey_id)
+    assert view["policy"] == "gold"
+    assert clock_of(view, "first_response")["due_at"] == "2026-01-05T09:15:00Z"
+
+    renamed = await client.patch(f"/api/v1/customers/{customer_id}", json={"name": "Vera"})
+    assert renamed.status_code == 200, renamed.text
+    await drain(routed_hub)
+    assert (await sla(client, journey_id))["policy"] == "gold"

@@ -6,11 +6,13 @@ event is harmless; escalations run in their timer's transaction, so each runs on
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.bus import StoredEvent, on
+from relaydesk.customers.events import CustomerUpdated
 from relaydesk.hub import Hub
 from relaydesk.journeys.events import (
     JourneyReopened,
@@ -27,7 +29,7 @@ from relaydesk.routing.events import JourneyRouted
 from relaydesk.sla.actions import SLA_BREACH, SLA_WARNING, recompute_locked
 from relaydesk.sla.escalation import escalate
 from relaydesk.sla.events import SlaEscalated
-from relaydesk.sla.queries import load_config
+from relaydesk.sla.queries import active_journey_ids, load_config
 from relaydesk.timers import DueTimer, on_timer
 
 
@@ -54,6 +56,25 @@ async def follow_journey(hub: Hub, event: StoredEvent) -> None:
     if combined:
         other = uuid.UUID(str(combined))
         await hub.db.transaction(lambda s: recompute_locked(s, other))
+
+
+POLICY_FIELDS = frozenset({"tier"})
+"""Customer fields a policy matches on (the value comes from the journey's routing decision,
+which routing events already follow)."""
+
+
+@on(CustomerUpdated)
+async def follow_customer(hub: Hub, event: StoredEvent) -> None:
+    """A new tier can choose another policy for the customer's open journeys."""
+    customer_id = event.customer_id
+    if customer_id is None or not POLICY_FIELDS & set(event.payload.get("fields") or ()):
+        return
+    async with hub.db.read() as session:
+        if await load_config(session) is None:
+            return
+        journeys = await active_journey_ids(session, customer_id)
+    for journey_id in journeys:
+        await hub.db.transaction(functools.partial(recompute_locked, journey_id=journey_id))
 
 
 @on(SlaEscalated)

@@ -17,6 +17,7 @@ from relaydesk.bus import Event
 from relaydesk.channels.models import Channel
 from relaydesk.customers.models import Customer
 from relaydesk.journeys.models import Journey, Message
+from relaydesk.journeys.states import ACTIVE_JOURNEY_STATUSES
 from relaydesk.routing.models import QueueEntryRow, RoutingDecision
 from relaydesk.sla.models import SlaClock
 from relaydesk.sla.policies import Happening, JourneyFacts
@@ -235,3 +236,19 @@ async def supervisors(session: AsyncSession, teams: tuple[str, ...]) -> list[uui
         if in_team:
             return list(dict.fromkeys(in_team))
     return list((await session.scalars(query.order_by(Agent.id))).all())
+
+
+async def active_journey_ids(session: AsyncSession, customer_id: uuid.UUID) -> list[uuid.UUID]:
+    """The customer's journeys whose clocks may still run."""
+    return list(
+        (
+            await session.scalars(
+                select(Journey.id)
+                .where(
+                    Journey.customer_id == customer_id,
+                    Journey.status.in_(ACTIVE_JOURNEY_STATUSES),
+                )
+                .order_by(Journey.id)
+            )
+        ).all()
+    )
