@@ -521,7 +521,7 @@ async def test_customer_panel_sentiment_trend_and_churn_risk(
     risk = await _decide(hub, maja.id)
     text = (await browser.get(f"/console/journeys/{maja.id}")).text
     trend = text.split("<dt>Sentiment trend</dt>")[1].split("</dd>")[0]
-    assert "<strong>Improving</strong>, latest positive, 1 frustrated" in trend
+    assert "<strong>Improving</strong>, latest positive, 1 of 8 frustrated" in trend
     assert "last 8 messages, all channels" in trend  # Maja's two seeded ones and the six
     assert (
         'role="img" aria-label="Sentiment of the last 8 customer messages, oldest first: '
@@ -544,7 +544,7 @@ async def test_a_worsening_trend_and_churn_risk_from_an_earlier_journey(
     await sign_in(browser, "alice@example.com")
     text = (await browser.get(f"/console/journeys/{maja.id}")).text
     trend = text.split("<dt>Sentiment trend</dt>")[1].split("</dd>")[0]
-    assert "<strong>Worsening</strong>, latest negative, 1 frustrated" in trend
+    assert "<strong>Worsening</strong>, latest negative, 1 of 8 frustrated" in trend
     churn = text.split("<dt>Churn risk</dt>")[1].split("</dd>")[0]
     assert f"<strong>{round(risk * 100)}%</strong>: complaint, 3rd contact in 7 days" in churn
     assert f'<a href="/console/journeys/{scene["past"]}">another journey</a>' in churn
