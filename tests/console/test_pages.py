@@ -422,3 +422,129 @@ async def test_the_queue_shows_an_agent_only_their_teams_work(
     await sign_in(browser, "sam@example.com")
     everyone = await browser.get("/console", params={"view": "queue"})
     assert set(rows_of(everyone.text)) == {str(anna.id), str(budi.id)}
+
+
+NEGATIVE = (
+    "This is terrible, I am really angry and disappointed.",
+    "Still broken. Awful service, useless.",
+    "Worst experience ever, I hate this.",
+)
+POSITIVE = (
+    "Thank you, that is great!",
+    "Perfect, thanks a lot, very helpful.",
+    "Wonderful, I am happy now, thanks.",
+)
+
+
+async def _say(hub: Hub, journey_id: uuid.UUID, texts: tuple[str, ...]) -> None:
+    """Customer messages on the journey's first conversation, a minute apart, after the rest."""
+
+    async def add(session: AsyncSession) -> None:
+        first = await session.scalar(
+            select(Message).where(Message.journey_id == journey_id).order_by(Message.created_at)
+        )
+        assert first is not None
+        latest = await session.scalar(
+            select(Message.created_at)
+            .where(Message.customer_id == first.customer_id)
+            .order_by(Message.created_at.desc())
+            .limit(1)
+        )
+        assert latest is not None
+        for n, text in enumerate(texts, start=1):
+            at = latest + timedelta(minutes=n)
+            session.add(
+                Message(
+                    id=new_id(),
+                    conversation_id=first.conversation_id,
+                    journey_id=journey_id,
+                    customer_id=first.customer_id,
+                    channel_id=first.channel_id,
+                    external_id=f"trend-{uuid.uuid4()}",
+                    direction="inbound",
+                    author_type="customer",
+                    text=text,
+                    meta={},
+                    created_at=at,
+                    received_at=at,
+                )
+            )
+
+    await hub.db.transaction(add)
+
+
+async def _decide(hub: Hub, journey_id: uuid.UUID, *, old_style: bool = False) -> float:
+    """A stored routing decision valuing the journey as the router does (churn returned)."""
+    from relaydesk.routing.models import RoutingDecision
+    from relaydesk.routing.schemas import RoutingConfig
+    from relaydesk.routing.value import CustomerValue, Signals, estimate
+
+    signals = Signals(
+        intent="complaint", intent_signals=frozenset({"complaint", "churn_risk"}), contacts_7d=3
+    )
+    value = estimate(signals, CustomerValue(lifetime_value=3600), RoutingConfig(), "EUR")
+    stored = value.as_dict()
+    if old_style:  # decisions stored before inputs.value carried the reasons
+        del stored["churn_reasons"], stored["purchase_reasons"]
+
+    async def add(session: AsyncSession) -> None:
+        session.add(
+            RoutingDecision(
+                id=new_id(),
+                journey_id=journey_id,
+                trigger="message",
+                target="queue",
+                policy="value",
+                reason="high_value",
+                value=round(value.value, 2),
+                currency="EUR",
+                explanation=f"value policy; {value.explanation()}",
+                inputs={"intent": "complaint", "value": stored},
+                created_at=clock.now(),
+            )
+        )
+
+    await hub.db.transaction(add)
+    return value.churn
+
+
+async def test_customer_panel_sentiment_trend_and_churn_risk(
+    browser: httpx.AsyncClient, scene: dict[str, Any], hub: Hub
+) -> None:
+    maja = scene["journeys"]["Maja"]
+    await sign_in(browser, "alice@example.com")
+    text = (await browser.get(f"/console/journeys/{maja.id}")).text
+    churn = text.split("<dt>Churn risk</dt>")[1].split("</dd>")[0]
+    assert "Not assessed yet" in churn
+
+    await _say(hub, maja.id, NEGATIVE + POSITIVE)
+    risk = await _decide(hub, maja.id)
+    text = (await browser.get(f"/console/journeys/{maja.id}")).text
+    trend = text.split("<dt>Sentiment trend</dt>")[1].split("</dd>")[0]
+    assert "<strong>Improving</strong>, latest positive, 1 of 8 frustrated" in trend
+    assert "last 8 messages, all channels" in trend  # Maja's two seeded ones and the six
+    assert (
+        'role="img" aria-label="Sentiment of the last 8 customer messages, oldest first: '
+        "neutral, neutral, negative, negative, negative (frustrated), positive, positive, "
+        'positive">▅▅▁▁▁▇██</span>'
+    ) in trend
+    churn = text.split("<dt>Churn risk</dt>")[1].split("</dd>")[0]
+    assert f"<strong>{round(risk * 100)}%</strong>: complaint, 3rd contact in 7 days" in churn
+    assert "Not assessed yet" not in churn and "another journey" not in churn
+
+
+async def test_a_worsening_trend_and_churn_risk_from_an_earlier_journey(
+    browser: httpx.AsyncClient, scene: dict[str, Any], hub: Hub
+) -> None:
+    """The churn risk comes from the latest decision on any of the customer's journeys (here
+    the past one, stored before decisions kept the reasons: read from its explanation)."""
+    maja = scene["journeys"]["Maja"]
+    await _say(hub, maja.id, POSITIVE + NEGATIVE)
+    risk = await _decide(hub, scene["past"], old_style=True)
+    await sign_in(browser, "alice@example.com")
+    text = (await browser.get(f"/console/journeys/{maja.id}")).text
+    trend = text.split("<dt>Sentiment trend</dt>")[1].split("</dd>")[0]
+    assert "<strong>Worsening</strong>, latest negative, 1 of 8 frustrated" in trend
+    churn = text.split("<dt>Churn risk</dt>")[1].split("</dd>")[0]
+    assert f"<strong>{round(risk * 100)}%</strong>: complaint, 3rd contact in 7 days" in churn
+    assert f'<a href="/console/journeys/{scene["past"]}">another journey</a>' in churn

@@ -15,6 +15,7 @@ from relaydesk.routing.value import (
     TIMES,
     CustomerValue,
     Signals,
+    churn_reasons_in,
     estimate,
     features,
     money,
@@ -54,6 +55,17 @@ def test_issue_example_reads_like_the_issue() -> None:
     assert text.startswith(f"value {round(est.value):,} EUR: churn risk 0.33 {TIMES} annual value")
     assert "1,200 EUR (complaint, 3rd contact in 7 days)" in text
     assert f"+ purchase {est.purchase:.2f} {TIMES} 740 EUR" in text
+
+
+@given(signals_st, money_st)
+def test_the_churn_reasons_are_stored_and_read_back_from_the_explanation(
+    signals: Signals, lifetime: float
+) -> None:
+    """Decisions keep the reasons in ``inputs.value``; older ones only in the explanation."""
+    est = estimate(signals, CustomerValue(lifetime_value=lifetime), CONFIG, "EUR")
+    assert est.as_dict()["churn_reasons"] == list(est.churn_reasons)
+    assert est.as_dict()["purchase_reasons"] == list(est.purchase_reasons)
+    assert churn_reasons_in(est.explanation()) == est.churn_reasons
 
 
 def test_explicit_annual_value_and_workspace_default_order_value() -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
 from relaydesk.agents.models import Agent, Team, agent_teams
+from relaydesk.bot.sentiment import analyse
 from relaydesk.channels.models import Channel
 from relaydesk.console.auth import ConsoleUser
 from relaydesk.console.models import ReadMarker
@@ -24,7 +25,8 @@ from relaydesk.customers.schemas import CustomerOut
 from relaydesk.journeys.models import Conversation, Journey, Message
 from relaydesk.journeys.queries import journey_view
 from relaydesk.journeys.schemas import JourneyOut
-from relaydesk.routing.models import QueueEntryRow
+from relaydesk.routing.models import QueueEntryRow, RoutingDecision
+from relaydesk.routing.value import churn_reasons_in
 from relaydesk.sla.models import SlaClock
 
 VIEWS = ("mine", "queue", "all")
@@ -37,6 +39,18 @@ INTENT = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 INBOX_LIMIT = 100
 TIMELINE_LIMIT = 300
 EXCERPT = 140
+TREND_MESSAGES = 10
+"""The customer's latest messages (any channel, any journey) the sentiment trend reads."""
+TREND_TEXT = 280
+"""Characters of each message analysed (an email's fresh text comes first). The repeat check
+(difflib) grows with the square of this: 10 messages x 2 earlier ones at 280 characters cost
+about 7 ms at worst (long, alike texts), well under 1 ms for chat-length messages."""
+TREND_PREVIOUS = 2
+"""Earlier messages each one is compared with for repeating oneself (the bot uses 5; fewer
+keeps the page's worst case small)."""
+TREND_SHIFT = 0.25
+"""How far the newer half's mean score must move from the older half's to be a trend."""
+SPARK = "▁▂▃▄▅▆▇█"
 
 
 @dataclass(frozen=True)
@@ -416,6 +430,125 @@ class PastJourney:
     resolved_at: datetime | None
 
 
+@dataclass(frozen=True)
+class SentimentReading:
+    label: str
+    """negative | neutral | positive"""
+    score: float
+    frustrated: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SentimentTrend:
+    """The customer's recent messages scored by the bot's analyser, oldest first."""
+
+    readings: tuple[SentimentReading, ...]
+
+    @property
+    def direction(self) -> str | None:
+        """improving | worsening | steady (None with fewer than two messages)."""
+        if len(self.readings) < 2:
+            return None
+        half = len(self.readings) // 2
+        older = [r.score for r in self.readings[:half]]
+        newer = [r.score for r in self.readings[-half:]]
+        shift = sum(newer) / len(newer) - sum(older) / len(older)
+        if shift >= TREND_SHIFT:
+            return "improving"
+        if shift <= -TREND_SHIFT:
+            return "worsening"
+        return "steady"
+
+    @property
+    def latest(self) -> SentimentReading | None:
+        return self.readings[-1] if self.readings else None
+
+    @property
+    def frustrated(self) -> int:
+        return sum(r.frustrated for r in self.readings)
+
+    @property
+    def sparkline(self) -> str:
+        """One block per message, low for negative, high for positive."""
+        top = len(SPARK) - 1
+        return "".join(SPARK[round((r.score + 1) / 2 * top)] for r in self.readings)
+
+    @property
+    def spoken(self) -> str:
+        """The sparkline for a screen reader: each message's label, oldest first."""
+        return ", ".join(r.label + (" (frustrated)" if r.frustrated else "") for r in self.readings)
+
+
+@dataclass(frozen=True)
+class ChurnRisk:
+    """The churn propensity of the customer's latest valued routing decision."""
+
+    churn: float
+    reasons: tuple[str, ...]
+    decided_at: datetime
+    journey_id: uuid.UUID
+
+    @property
+    def percent(self) -> int:
+        return round(self.churn * 100)
+
+
+async def sentiment_trend(session: AsyncSession, customer_id: uuid.UUID) -> SentimentTrend:
+    """The latest ``TREND_MESSAGES`` customer messages (``ix_messages_customer_time``), each
+    scored by bot/sentiment.py against the ones before it; nothing is stored."""
+    rows = (
+        await session.execute(
+            select(func.substr(Message.text, 1, TREND_TEXT), Message.created_at)
+            .where(
+                Message.customer_id == customer_id,
+                Message.direction == "inbound",
+                Message.author_type == "customer",
+            )
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(TREND_MESSAGES + TREND_PREVIOUS)
+        )
+    ).all()
+    texts = [text or "" for text, _ in reversed(rows)]
+    readings = []
+    for i in range(max(0, len(rows) - TREND_MESSAGES), len(rows)):
+        if not texts[i].strip():
+            continue
+        found = analyse(texts[i], texts[max(0, i - TREND_PREVIOUS) : i])
+        at = rows[len(rows) - 1 - i][1]
+        readings.append(SentimentReading(found.label, found.score, found.frustrated, at))
+    return SentimentTrend(tuple(readings))
+
+
+async def churn_risk(session: AsyncSession, customer_id: uuid.UUID) -> ChurnRisk | None:
+    """From the latest stored routing decision on any of the customer's journeys that valued
+    it (a forced transfer values nothing); None when routing never assessed the customer."""
+    rows = await session.execute(
+        select(
+            RoutingDecision.inputs,
+            RoutingDecision.explanation,
+            RoutingDecision.created_at,
+            RoutingDecision.journey_id,
+        )
+        .join(Journey, Journey.id == RoutingDecision.journey_id)
+        .where(Journey.customer_id == customer_id, RoutingDecision.policy != "override")
+        .order_by(RoutingDecision.created_at.desc(), RoutingDecision.id.desc())
+        .limit(3)
+    )
+    for inputs, explanation, at, journey_id in rows:
+        value = (inputs or {}).get("value") if isinstance(inputs, dict) else None
+        churn = value.get("churn") if isinstance(value, dict) else None
+        if not isinstance(churn, int | float) or isinstance(churn, bool):
+            continue
+        stored = value.get("churn_reasons") if isinstance(value, dict) else None
+        if isinstance(stored, list):
+            reasons = tuple(str(r) for r in stored)
+        else:
+            reasons = churn_reasons_in(explanation or "")
+        return ChurnRisk(min(1.0, max(0.0, float(churn))), reasons, at, journey_id)
+    return None
+
+
 @dataclass
 class JourneyPage:
     journey: JourneyOut
@@ -426,6 +559,8 @@ class JourneyPage:
     past: list[PastJourney]
     owner_name: str | None
     agent_names: dict[str, str] = field(default_factory=dict)
+    sentiment: SentimentTrend = field(default_factory=lambda: SentimentTrend(()))
+    churn: ChurnRisk | None = None
 
     @property
     def handoff(self) -> dict[str, Any] | None:
@@ -522,4 +657,6 @@ async def journey_page(session: AsyncSession, journey_id: uuid.UUID) -> JourneyP
         past=past,
         owner_name=owner_name,
         agent_names=names,
+        sentiment=await sentiment_trend(session, view.customer_id),
+        churn=await churn_risk(session, view.customer_id),
     )

@@ -8,6 +8,7 @@ anyone can read why a journey scored what it did, and ``relaydesk routing fit`` 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,7 +88,19 @@ class ValueEstimate:
             "order_value": round(self.order_value, 2),
             "currency": self.currency,
             "features": dict(self.features),
+            "churn_reasons": list(self.churn_reasons),
+            "purchase_reasons": list(self.purchase_reasons),
         }
+
+
+_CHURN_REASONS = re.compile(r"churn risk [0-9.]+ \S+ annual value [^(+]*\(([^)]*)\) \+ purchase")
+
+
+def churn_reasons_in(explanation: str) -> tuple[str, ...]:
+    """The churn reasons written into an ``explanation()`` (for decisions stored before
+    ``as_dict`` carried ``churn_reasons``); () when it names none."""
+    found = _CHURN_REASONS.search(explanation or "")
+    return tuple(r.strip() for r in found.group(1).split(", ") if r.strip()) if found else ()
 
 
 def money(amount: float, currency: str) -> str:
