@@ -326,29 +326,6 @@ def stream_capacity(arrival: Arrival, agent_id: uuid.UUID) -> int:
     return _CAPACITY[agent_id].capacity[arrival.journey.channel_class]
 
 
-def throwaway_postgres(admin_url: str) -> tuple[str, str, str]:
-    """(admin DSN, database name, URL of a new database) on the server of ``admin_url``."""
-    from sqlalchemy.engine import make_url
-
-    plain = make_url(admin_url).set(drivername="postgresql")
-    name = f"relaydesk_bench_routing_{uuid.uuid4().hex[:6]}"
-    return (
-        plain.render_as_string(hide_password=False),
-        name,
-        plain.set(database=name).render_as_string(hide_password=False),
-    )
-
-
-async def pg_admin(dsn: str, sql: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def over_capacity(db: Database) -> int:
     """Agents whose offered and active conversations weigh more than 1.0 (must be 0)."""
     async with db.read() as session:

@@ -65,6 +65,7 @@ from _load import (
     wait_quiet,
     wait_ready,
 )
+from _pg import throwaway
 
 HOST = "127.0.0.1"
 RATE_TARGET_SHARE = 0.40
@@ -564,36 +565,6 @@ def drain_for(
 # --- PostgreSQL throwaway database -------------------------------------------------------------
 
 
-async def _pg_admin(dsn: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def pg_throwaway(admin_url: str) -> tuple[str, Callable[[], None]]:
-    from sqlalchemy.engine import make_url
-
-    url = make_url(admin_url)
-    name = f"relaydesk_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    plain = url.set(drivername="postgresql")
-    run(_pg_admin(plain.render_as_string(hide_password=False), f'CREATE DATABASE "{name}"'))
-    bench_url = plain.set(database=name).render_as_string(hide_password=False)
-
-    def drop() -> None:
-        run(
-            _pg_admin(
-                plain.render_as_string(hide_password=False),
-                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-            )
-        )
-
-    return bench_url, drop
-
-
 # --- report ------------------------------------------------------------------------------------
 
 
@@ -768,7 +739,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(flush=True)
     try:
         if args.database_url and not args.database_url.startswith("sqlite"):
-            database_url, drop_pg = pg_throwaway(args.database_url)
+            database_url, drop_pg = throwaway(args.database_url, "ingest")
         else:
             database_url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
 

@@ -253,15 +253,14 @@ def main(argv: list[str] | None = None) -> None:
 def persisted_bench(
     args: argparse.Namespace, agents: list[AgentSnapshot], stream: list[Arrival]
 ) -> None:
-    from _routing_db import persisted, pg_admin, throwaway_postgres
+    from _pg import throwaway
+    from _routing_db import persisted
     from relaydesk import migrate
 
     with tempfile.TemporaryDirectory(prefix="relaydesk-bench-routing-") as tmp:
         drop = None
         if args.database_url:
-            admin, name, url = throwaway_postgres(args.database_url)
-            asyncio.run(pg_admin(admin, f'CREATE DATABASE "{name}"'))
-            drop = (admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            url, drop = throwaway(args.database_url, "routing")
         else:
             url = f"sqlite:///{tmp}/bench.db"
         try:
@@ -275,7 +274,7 @@ def persisted_bench(
             rr, ours = asyncio.run(persisted(url, agents, stream, START, args.profile))
         finally:
             if drop:
-                asyncio.run(pg_admin(*drop))
+                drop()
     for r in (rr, ours):
         print(
             f"{r.name:>12}: {r.rate:>7,.0f} decisions/s  p50 {r.pct(0.5):.2f} ms  "

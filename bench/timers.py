@@ -40,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -394,28 +393,6 @@ async def bench(args: argparse.Namespace, url: str, logs: Path) -> bool:
     return ok
 
 
-def throwaway_postgres(admin_url: str) -> tuple[str, str, str]:
-    from sqlalchemy.engine import make_url
-
-    plain = make_url(admin_url).set(drivername="postgresql")
-    name = f"relaydesk_bench_timers_{uuid.uuid4().hex[:6]}"
-    return (
-        plain.render_as_string(hide_password=False),
-        name,
-        plain.set(database=name).render_as_string(hide_password=False),
-    )
-
-
-async def pg_admin(dsn: str, sql: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", help="postgresql://... (default: SQLite temp file)")
@@ -449,9 +426,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="relaydesk-bench-timers-") as tmp:
         drop = None
         if args.database_url:
-            admin, name, url = throwaway_postgres(args.database_url)
-            asyncio.run(pg_admin(admin, f'CREATE DATABASE "{name}"'))
-            drop = (admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            from _pg import throwaway
+
+            url, drop = throwaway(args.database_url, "timers")
         else:
             url = f"sqlite:///{tmp}/bench.db"
         try:
@@ -467,7 +444,7 @@ def main() -> None:
             print(f"load average at the end {os.getloadavg()[0]:.1f}")
         finally:
             if drop:
-                asyncio.run(pg_admin(*drop))
+                drop()
 
 
 if __name__ == "__main__":

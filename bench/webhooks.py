@@ -39,6 +39,7 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 import _load
 import ingest
+from _pg import throwaway
 
 HOST, Phase, ms = ingest.HOST, ingest.Phase, ingest.ms
 RATE_TARGET_SHARE = 0.50
@@ -349,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.database_url and not args.database_url.startswith("sqlite"):
-            database_url, drop_pg = ingest.pg_throwaway(args.database_url)
+            database_url, drop_pg = throwaway(args.database_url, "webhooks")
         else:
             database_url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
         kind = "PostgreSQL" if drop_pg else "SQLite"
