@@ -63,7 +63,20 @@ MAX_FULL_TEXT = 200_000
 
 def without_nul(value: Any) -> Any:
     """``value`` (text, containers, dataclasses) with NUL characters replaced by U+FFFD."""
-    return _without_nul(value)
+    return _without_nul(value) if _has_nul(value) else value
+
+
+def _has_nul(value: Any) -> bool:
+    """A look without rebuilding anything: almost nothing carries a NUL."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return any(_has_nul(getattr(value, f.name)) for f in fields(value) if f.init)
+    return False
 
 
 def _without_nul(value: Any) -> Any:
@@ -85,7 +98,7 @@ def _without_nul(value: Any) -> Any:
 def storable(message: InboundMessage) -> InboundMessage:
     """The message with NUL characters replaced (U+FFFD): PostgreSQL cannot store them in text
     or JSON, and SQLite would, so both keep the same text. Everything else is unchanged."""
-    cleaned: InboundMessage = _without_nul(message)
+    cleaned: InboundMessage = without_nul(message)
     return cleaned
 
 

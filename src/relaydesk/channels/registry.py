@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from relaydesk.channels.api_channel import ApiChannel
@@ -30,6 +31,19 @@ def build_adapter(name: str, kind: str, settings: dict[str, Any]) -> ChannelAdap
     """Validate ``settings`` for ``kind`` and return a ready adapter."""
     cls = adapter_class(kind)
     return cls(name, cls.Config.model_validate(settings))
+
+
+_BUILT: weakref.WeakKeyDictionary[Any, ChannelAdapter] = weakref.WeakKeyDictionary()
+
+
+def adapter_for(channel: Any) -> ChannelAdapter:
+    """``build_adapter`` for a channel record, kept as long as that record object lives: the
+    request paths get the same cached record for a second, and validating its settings
+    (phone numbers, URLs) on every webhook cost more than the signature check."""
+    adapter = _BUILT.get(channel)
+    if adapter is None:
+        adapter = _BUILT[channel] = build_adapter(channel.name, channel.kind, channel.settings)
+    return adapter
 
 
 from relaydesk.channels.email import EmailChannel  # noqa: E402

@@ -143,14 +143,14 @@ def _signature_matches(request: WebhookRequest, key: str, algorithm: str) -> boo
     else:
         params.update(TwilioForm(request.form()).all)
     given = signature.encode("utf-8", "replace")
-    matched = False
-    for url in (remove_port(parsed), add_port(parsed)):
+    for url in (remove_port(parsed), add_port(parsed)):  # as the SDK's validate() tries them
         try:
             expected = validator.compute_signature(url, params, algorithm)
         except ValueError:  # an algorithm this SDK does not know
             return False
-        matched |= hmac.compare_digest(expected.encode(), given)
-    return matched
+        if hmac.compare_digest(expected.encode(), given):
+            return True
+    return False
 
 
 def verify_twilio(request: WebhookRequest, config: TwilioConfig) -> None:

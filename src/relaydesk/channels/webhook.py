@@ -25,7 +25,7 @@ from relaydesk.channels.base import (
     without_nul,
 )
 from relaydesk.channels.models import Channel
-from relaydesk.channels.registry import build_adapter
+from relaydesk.channels.registry import adapter_for
 from relaydesk.hub import Hub
 from relaydesk.journeys.actions import Inbound
 from relaydesk.journeys.api import channel_by_name, workspace_config
@@ -53,7 +53,7 @@ async def _prepare(
     if channel is None or not channel.enabled:
         return _problem(404, "unknown_channel", f"no enabled channel named {name!r}")
     try:
-        adapter = build_adapter(channel.name, channel.kind, channel.settings)
+        adapter = adapter_for(channel)
     except ChannelMisconfigured as exc:
         problem = str(exc)
         await hub.db.transaction(lambda s: record_channel_error(s, channel.id, problem))

@@ -14,7 +14,7 @@ from relaydesk.api.errors import ApiError, field_error, moved, problem
 from relaydesk.channels.api_channel import ApiChannel, sender_from_api
 from relaydesk.channels.base import InboundMessage
 from relaydesk.channels.models import Channel
-from relaydesk.channels.registry import build_adapter
+from relaydesk.channels.registry import adapter_for
 from relaydesk.customers.identities import InvalidIdentity
 from relaydesk.hub import Hub
 from relaydesk.journeys.actions import (
@@ -88,7 +88,7 @@ async def post_message(
         )
     if not channel.enabled:
         raise ApiError(409, "channel_disabled", f"channel {body.channel!r} is disabled")
-    adapter = build_adapter(channel.name, channel.kind, channel.settings)
+    adapter = adapter_for(channel)
     assert isinstance(adapter, ApiChannel)
     config = await workspace_config(hub)
     try:
