@@ -161,6 +161,34 @@ async def test_missed_offers_time_out_and_set_the_agent_away(
     await check_invariants(routed_hub)
 
 
+async def test_a_decline_breaks_the_row_of_missed_offers(
+    routed_hub: Hub, client: httpx.AsyncClient, manual_clock: clock.ManualClock
+) -> None:
+    """Misses count "in a row": an answered offer (a decline, like an accept) resets them."""
+    agents = await setup(routed_hub)
+    await presence(client, agents["Bo"], "online")
+    first = await post(client, "m1", "c1@example.com", HUMAN)
+    await drain(routed_hub)
+    assert (await holder(routed_hub, first)) is not None
+    manual_clock.advance(timedelta(seconds=31))
+    await drain(routed_hub)  # miss 1
+    second = await post(client, "m2", "c2@example.com", HUMAN)
+    await drain(routed_hub)
+    offer = await holder(routed_hub, second)
+    assert offer is not None and offer.agent_id == agents["Bo"]
+    assert (await client.post(f"/api/v1/offers/{offer.id}/decline")).status_code == 200
+    third = await post(client, "m3", "c3@example.com", HUMAN)
+    await drain(routed_hub)
+    assert (await holder(routed_hub, third)) is not None
+    manual_clock.advance(timedelta(seconds=31))
+    await drain(routed_hub)  # a miss again, but not two in a row
+    async with routed_hub.db.read() as session:
+        load = await session.get(AgentLoad, agents["Bo"])
+        bo = await session.get(Agent, agents["Bo"])
+    assert load is not None and load.misses == 1
+    assert bo is not None and bo.presence == "online"
+
+
 async def test_capacity_is_never_exceeded_and_the_queue_moves_on_resolve(
     routed_hub: Hub, client: httpx.AsyncClient, manual_clock: clock.ManualClock
 ) -> None:

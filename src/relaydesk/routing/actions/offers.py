@@ -117,7 +117,10 @@ async def _pass_on(
 
 async def decline_offer(session: AsyncSession, offer_id: uuid.UUID, *, actor: str) -> Answered:
     offer = await _pending(session, offer_id)
-    return await _pass_on(session, offer, "declined", actor=actor)
+    answered = await _pass_on(session, offer, "declined", actor=actor)
+    load = await lock_load(session, offer.agent_id)
+    load.misses = 0  # an answer, like an accept: the misses were not "in a row"
+    return answered
 
 
 async def expire_offer(session: AsyncSession, offer_id: uuid.UUID) -> Answered | None:
