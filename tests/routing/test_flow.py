@@ -281,3 +281,76 @@ async def test_going_away_withdraws_pending_offers(
     assert old is not None and old.status == "withdrawn"
     await drain(routed_hub)
     await check_invariants(routed_hub)
+
+
+RELAXING = """
+settings:
+  currency: EUR
+channels:
+  - name: api
+    kind: api
+agents:
+  - email: cy@example.com
+    name: Cy
+    languages: [en]
+    skills: {complaint: 1}
+    capacity: {messaging: 1}
+routing:
+  policy: human_first
+  intents:
+    complaint: {skill: complaint, level: 3}
+  relaxation:
+    - {after: 60s, level: 2}
+    - {after: 120s, level: 1}
+"""
+
+
+async def test_required_skills_relax_on_their_own_as_the_journey_waits(
+    routed_hub: Hub, client: httpx.AsyncClient, manual_clock: clock.ManualClock
+) -> None:
+    """No event moves the queue (nobody comes online or frees up): the relaxation timers do."""
+    agents = await setup(routed_hub, RELAXING)
+    await presence(client, agents["Cy"], "online")
+    journey_id = await post(client, "m1", "c1@example.com", COMPLAINT)
+    await drain(routed_hub)
+    assert await holder(routed_hub, journey_id) is None  # Cy's level 1 is not level 3
+    manual_clock.advance(timedelta(seconds=61))
+    await drain(routed_hub)
+    assert await holder(routed_hub, journey_id) is None  # level 2 is not enough either
+    manual_clock.advance(timedelta(seconds=60))
+    await drain(routed_hub)
+    offer = await holder(routed_hub, journey_id)
+    assert offer is not None and offer.agent_id == agents["Cy"]
+    async with routed_hub.db.read() as session:
+        decision = await session.scalar(
+            select(RoutingDecision)
+            .where(RoutingDecision.journey_id == journey_id)
+            .order_by(RoutingDecision.created_at.desc(), RoutingDecision.id.desc())
+            .limit(1)
+        )
+    assert decision is not None and decision.trigger == "relaxed"
+    assert decision.inputs["requirement"] == {"language": "en", "skill": "complaint", "level": 1}
+    await check_invariants(routed_hub)
+
+
+async def test_a_relaxation_timer_for_a_journey_no_longer_waiting_does_nothing(
+    routed_hub: Hub, client: httpx.AsyncClient, manual_clock: clock.ManualClock
+) -> None:
+    agents = await setup(routed_hub, RELAXING)
+    journey_id = await post(client, "m1", "c1@example.com", COMPLAINT)
+    await drain(routed_hub)
+    resolved = await client.post(f"/api/v1/journeys/{journey_id}/resolve", json={})
+    assert resolved.status_code == 200, resolved.text
+    await drain(routed_hub)
+    await presence(client, agents["Cy"], "online")
+    manual_clock.advance(timedelta(seconds=121))
+    await drain(routed_hub)
+    assert await holder(routed_hub, journey_id) is None
+    async with routed_hub.db.read() as session:
+        triggers = (
+            await session.scalars(
+                select(RoutingDecision.trigger).where(RoutingDecision.journey_id == journey_id)
+            )
+        ).all()
+    assert "relaxed" not in triggers
+    await check_invariants(routed_hub)

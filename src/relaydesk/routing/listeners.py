@@ -7,6 +7,8 @@
 - An agent coming online or freeing capacity: offer waiting journeys, best first.
 - A resolved or combined journey leaves the queue and frees its agent.
 - The offer timer: the agent missed it; offer the journey to the next best.
+- A relaxation timer (``routing.relaxation``): the journey has waited long enough for a wider
+  set of agents; try it again.
 - A journey queued for a person, or the queue moving: tell waiting customers their position
   and expected wait (``routing.wait_notices``; the same estimate agents see).
 
@@ -38,11 +40,13 @@ from relaydesk.journeys.models import Journey, Message
 from relaydesk.journeys.states import ACTIVE_JOURNEY_STATUSES, JourneyOwner
 from relaydesk.routing.actions import (
     OFFER_TIMER,
+    RELAX_TIMER,
     assign_waiting,
     count_outside_owner,
     end_holding,
     expire_offer,
     journey_closed,
+    relax_waiting,
     route_journey,
     take_handoff,
 )
@@ -247,6 +251,12 @@ async def drain_queue(hub: Hub, *, limit: int = DRAIN_LIMIT) -> int:
 async def offer_timed_out(hub: Hub, timer: DueTimer, session: AsyncSession) -> None:
     """Exactly once with the timer's own transaction: a miss, and the next best agent."""
     await expire_offer(session, uuid.UUID(str(timer.payload["offer_id"])))
+
+
+@on_timer(RELAX_TIMER, in_transaction=True)
+async def relaxation_due(hub: Hub, timer: DueTimer, session: AsyncSession) -> None:
+    """A waiting journey reached its next relaxation step: more agents may now take it."""
+    await relax_waiting(session, uuid.UUID(str(timer.payload["journey_id"])))
 
 
 async def tell_waiting(hub: Hub) -> int:

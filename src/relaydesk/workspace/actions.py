@@ -23,6 +23,7 @@ from relaydesk.db import new_id
 from relaydesk.kb.actions import apply_knowledge_base
 from relaydesk.outreach.actions.settings import apply_outreach
 from relaydesk.outreach.queries import channel_key_problem, unknown_channel_keys
+from relaydesk.routing.actions import agent_changed
 from relaydesk.routing.actions.settings import apply_routing
 from relaydesk.sla.actions import apply_sla
 from relaydesk.sla.schemas import SlaConfig
@@ -234,6 +235,8 @@ async def apply_workspace(
             action = "created" if action == "created" else "updated"
         if changed:
             agent_row.updated_at = now
+            await session.flush()
+            await agent_changed(session, agent_row.id, set(changed), actor=actor)
         report.changes.append(Change("agent", agent.email, action, changed))
 
     _check_sla_teams(loaded, spec.sla, set(teams))

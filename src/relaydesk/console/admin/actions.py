@@ -23,6 +23,7 @@ from relaydesk.db import new_id
 from relaydesk.kb.actions import create_article, replace_article
 from relaydesk.kb.models import KbArticle
 from relaydesk.kb.schemas import ArticleIn
+from relaydesk.routing.actions import agent_changed
 from relaydesk.routing.actions.settings import apply_routing, stored_form
 from relaydesk.routing.queries import CONFIG_KEY
 from relaydesk.routing.schemas import RoutingConfig
@@ -158,6 +159,9 @@ async def update_agent(
         before=before,
         after=after,
     )
+    await session.flush()
+    changed = {name for name in after if before[name] != after[name]}
+    await agent_changed(session, agent_id, changed, actor=who.actor)
     return True
 
 

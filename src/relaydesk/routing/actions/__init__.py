@@ -7,10 +7,11 @@ from relaydesk.routing.actions.assign import (
     Routed,
     assign_waiting,
     enqueue,
+    relax_waiting,
     route_journey,
     take_handoff,
 )
-from relaydesk.routing.actions.loads import OFFER_TIMER, offer_timer_key
+from relaydesk.routing.actions.loads import OFFER_TIMER, RELAX_TIMER, offer_timer_key
 from relaydesk.routing.actions.offers import (
     AgentNotFound,
     Answered,
@@ -18,6 +19,7 @@ from relaydesk.routing.actions.offers import (
     OfferNotFound,
     PresenceSet,
     accept_offer,
+    agent_changed,
     decline_offer,
     expire_offer,
     set_presence,
@@ -35,6 +37,7 @@ from relaydesk.routing.actions.transfer import (
 __all__ = [
     "ACTOR",
     "OFFER_TIMER",
+    "RELAX_TIMER",
     "AgentNotFound",
     "Answered",
     "OfferClosed",
@@ -44,6 +47,7 @@ __all__ = [
     "TransferRefused",
     "Transferred",
     "accept_offer",
+    "agent_changed",
     "apply_routing",
     "assign_waiting",
     "count_outside_owner",
@@ -53,6 +57,7 @@ __all__ = [
     "expire_offer",
     "journey_closed",
     "offer_timer_key",
+    "relax_waiting",
     "route_journey",
     "set_presence",
     "take_handoff",

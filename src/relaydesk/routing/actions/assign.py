@@ -23,19 +23,29 @@ from relaydesk.db import new_id
 from relaydesk.journeys.actions import change_owner
 from relaydesk.journeys.models import Journey
 from relaydesk.journeys.states import ACTIVE_JOURNEY_STATUSES, JourneyOwner
-from relaydesk.routing.actions.loads import OFFER_TIMER, lock_load, offer_timer_key
+from relaydesk.routing.actions.loads import (
+    OFFER_TIMER,
+    RELAX_TIMER,
+    lock_load,
+    offer_timer_key,
+    relax_timer_key,
+)
 from relaydesk.routing.assignment import Decision, JourneySnapshot, decide
 from relaydesk.routing.events import JourneyRouted, OfferMade
 from relaydesk.routing.models import HOLDING, Assignment, QueueEntryRow, RoutingDecision
 from relaydesk.routing.pool import EPSILON, AgentPool
 from relaydesk.routing.pool_cache import shared_pool
 from relaydesk.routing.queries import RoutingContext, journey_snapshot, load_context
+from relaydesk.routing.schemas import RoutingConfig
 from relaydesk.routing.understanding import Understood
 from relaydesk.sla.queries import queue_due_at
 
 ACTOR = "routing"
 RESERVE_ATTEMPTS = 3
 """Re-decisions when the chosen agent filled up between the read and the lock."""
+QUIET_TRIGGERS = frozenset({"queue", "relaxed"})
+"""Re-tries of a journey already waiting (the queue draining, a relaxation step): its
+relaxation timers were set when it started to wait without an agent."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +160,29 @@ async def set_sla_due(
         .values(sla_due_at=due_at)
         .execution_options(synchronize_session=False)
     )
+
+
+async def keep_relaxing(
+    session: AsyncSession, journey_id: uuid.UUID, enqueued_at: datetime, config: RoutingConfig
+) -> None:
+    """A journey waits without an agent: wake the queue for it at each relaxation step still
+    ahead (``routing.relaxation``), when a wider set of agents may take it. Nothing else
+    would: agents' availability events only move the queue when an agent frees up."""
+    now = clock.now()
+    ahead = [
+        (due, relax_timer_key(journey_id, index), {"journey_id": str(journey_id)})
+        for index, step in enumerate(config.relaxation)
+        if (due := enqueued_at + step.after) > now
+    ]
+    await timers.schedule_many(session, RELAX_TIMER, ahead)
+
+
+async def relax_waiting(session: AsyncSession, journey_id: uuid.UUID) -> Routed | None:
+    """A relaxation step is due: try the waiting journey again with the wider requirement
+    (``requirement`` reads the time waited); None if it left the queue or an offer is out."""
+    if await session.get(QueueEntryRow, journey_id) is None:
+        return None  # assigned, closed or handed back meanwhile: nothing to lock
+    return await assign_waiting(session, journey_id, trigger="relaxed")
 
 
 async def _reserve(
@@ -300,6 +333,7 @@ async def route_journey(
         session, journey, snapshot, decision, trigger=trigger, actor=actor, currency=currency
     )
     if offer is None:
+        await keep_relaxing(session, journey_id, queued.enqueued_at, ctx.config)
         return Routed("queue", decision_id=row.id)
     return Routed("agent", offer.agent_id, offer.id, row.id)
 
@@ -331,6 +365,8 @@ async def assign_waiting(
     decision = decide(snapshot, pool, now, ctx.config)
     queued.value = round(decision.value.value, 2)
     decision, offer = await _place(session, journey, snapshot, decision, pool, ctx, actor=actor)
+    if offer is None and trigger not in QUIET_TRIGGERS:
+        await keep_relaxing(session, journey_id, queued.enqueued_at, ctx.config)
     if offer is None and not record_queue:
         return Routed("queue")
     row = await record(

@@ -13,10 +13,15 @@ from relaydesk import clock, timers
 from relaydesk.routing.models import HOLDING, AgentLoad, Assignment
 
 OFFER_TIMER = "routing.offer_timeout"
+RELAX_TIMER = "routing.relax"
 
 
 def offer_timer_key(offer_id: uuid.UUID) -> str:
     return f"routing:offer:{offer_id}"
+
+
+def relax_timer_key(journey_id: uuid.UUID, step: int) -> str:
+    return f"routing:relax:{journey_id}:{step}"
 
 
 async def lock_load(session: AsyncSession, agent_id: uuid.UUID) -> AgentLoad:

@@ -159,6 +159,13 @@ async def set_presence(
     agent = await session.get(Agent, agent_id)
     if agent is None or not agent.active:
         raise AgentNotFound(str(agent_id))
+    return await _move_presence(session, agent, presence, actor=actor, reason=reason)
+
+
+async def _move_presence(
+    session: AsyncSession, agent: Agent, presence: str, *, actor: str, reason: str
+) -> PresenceSet:
+    agent_id = agent.id
     changed = agent.presence != presence
     # Presence first, so the journeys handed on below are not offered back to this agent.
     await session.execute(
@@ -193,3 +200,31 @@ async def set_presence(
             actor=actor,
         )
     return PresenceSet(agent_id, presence, load.load, requeued)
+
+
+ROUTING_FIELDS = frozenset({"languages", "skills", "capacity", "teams", "active"})
+"""The agent fields decisions read: a change to one may let a waiting journey move."""
+
+
+async def agent_changed(
+    session: AsyncSession, agent_id: uuid.UUID, fields: set[str], *, actor: str
+) -> None:
+    """An agent's profile was edited (console, workspace file), after the write. A deactivated
+    agent goes offline (pending offers pass to others); an online agent who may now have the
+    skill, language, team or room a waiting journey needs is announced, so the queue moves
+    at once rather than at the next unrelated event."""
+    if not fields & ROUTING_FIELDS:
+        return
+    agent = await session.get(Agent, agent_id)
+    if agent is None:
+        return
+    if not agent.active:
+        if agent.presence != "offline":
+            await _move_presence(session, agent, "offline", actor=actor, reason="deactivated")
+        return
+    if agent.presence == "online":
+        await publish(
+            session,
+            AgentAvailabilityChanged(agent_id=agent_id, presence="online", reason="profile"),
+            actor=actor,
+        )
