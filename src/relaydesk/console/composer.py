@@ -33,7 +33,7 @@ from relaydesk.console.composing import (
 from relaydesk.console.context import configured_providers, gather_context
 from relaydesk.console.queries import JourneyPage, journey_page
 from relaydesk.console.rendering import render
-from relaydesk.console.unread import seen
+from relaydesk.console.unread import seen, seen_notices
 from relaydesk.console.visibility import may_see
 from relaydesk.console.workload import PRESENCES, desk
 from relaydesk.hub import Hub
@@ -214,6 +214,7 @@ async def journey_page_route(
     if isinstance(loaded, RedirectResponse):
         return loaded
     await seen(hub, user, loaded.journey.id, seen_at)
+    await seen_notices(hub, user, loaded.journey.id)
     extra: dict[str, Any] = {"notice": NOTICES.get(sent or "")}
     if canned:
         async with hub.db.read() as session:

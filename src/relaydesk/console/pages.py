@@ -15,6 +15,7 @@ from relaydesk import clock
 from relaydesk.console import auth
 from relaydesk.console import journey_forms as _journey_forms  # noqa: F401  (its routes)
 from relaydesk.console import next_update as _next_update  # noqa: F401  (its route)
+from relaydesk.console import notices as _notices  # noqa: F401  (its routes)
 from relaydesk.console.actions import revoke_session
 from relaydesk.console.admin.pages import router as admin_router
 from relaydesk.console.auth import UserDep
@@ -26,6 +27,7 @@ from relaydesk.console.rendering import ASSETS, STATIC, assets_version, render
 from relaydesk.console.supervisor import router as supervisor_router
 from relaydesk.console.workload import PRESENCES, desk, offers_for
 from relaydesk.hub import Hub
+from relaydesk.sla.queries import open_notices
 
 log = logging.getLogger("relaydesk.console")
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -127,11 +129,13 @@ async def inbox_page(
         rows = await inbox(session, user, filters)
         mine = await desk(session, user.agent_id)
         offers = await offers_for(session, user.agent_id, clock.now())
+        notices = await open_notices(session, user.agent_id)
     return render(
         "inbox.html",
         user=user,
         rows=rows,
         offers=offers,
+        notices=notices,
         offer_notice=CLOSED_OFFER.get(offer or ""),
         desk=mine,
         presences=PRESENCES,

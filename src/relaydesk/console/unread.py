@@ -14,6 +14,8 @@ from relaydesk.console.actions import mark_read
 from relaydesk.console.auth import ConsoleUser
 from relaydesk.console.queries import unread_among
 from relaydesk.hub import Hub
+from relaydesk.sla.actions import dismiss_notices
+from relaydesk.sla.queries import has_open_notice
 
 
 async def seen(hub: Hub, user: ConsoleUser, journey_id: uuid.UUID, at: datetime) -> None:
@@ -25,3 +27,12 @@ async def seen(hub: Hub, user: ConsoleUser, journey_id: uuid.UUID, at: datetime)
         if journey_id not in await unread_among(session, user.agent_id, [journey_id]):
             return
     await hub.db.transaction(lambda s: mark_read(s, user.agent_id, journey_id, at))
+
+
+async def seen_notices(hub: Hub, user: ConsoleUser, journey_id: uuid.UUID) -> None:
+    """Opening a journey is seeing its SLA escalation notices (``notices.py``); a read, not a
+    write, when there are none."""
+    async with hub.db.read() as session:
+        if not await has_open_notice(session, user.agent_id, journey_id):
+            return
+    await hub.db.transaction(lambda s: dismiss_notices(s, user.agent_id, journey_id=journey_id))

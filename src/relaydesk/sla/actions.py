@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock, timers
+from relaydesk.db import new_id
 from relaydesk.journeys.models import Journey
 from relaydesk.journeys.states import JourneyStatus
 from relaydesk.routing.actions.assign import set_sla_due
 from relaydesk.sla.calendar import BusinessCalendar
-from relaydesk.sla.models import SlaClock
+from relaydesk.sla.models import SlaClock, SlaNotice
 from relaydesk.sla.policies import ClockState, calendar_for, choose_policy, compute_clocks
 from relaydesk.sla.queries import (
     CONFIG_KEY,
@@ -203,3 +204,52 @@ async def recompute_locked(session: AsyncSession, journey_id: uuid.UUID) -> Reco
     """``recompute`` under the journey's row lock (events of one journey in any order)."""
     await session.scalar(select(Journey.id).where(Journey.id == journey_id).with_for_update())
     return await recompute(session, journey_id)
+
+
+async def leave_notices(
+    session: AsyncSession,
+    journey_id: uuid.UUID,
+    agents: list[uuid.UUID],
+    *,
+    clock_kind: str,
+    rule: str,
+    policy: str,
+    due_at: datetime | None,
+) -> None:
+    """Each notified agent finds the escalation in their inbox until they see it."""
+    now = clock.now()
+    for agent_id in agents:
+        session.add(
+            SlaNotice(
+                id=new_id(),
+                agent_id=agent_id,
+                journey_id=journey_id,
+                clock=clock_kind,
+                rule=rule,
+                policy=policy,
+                due_at=due_at,
+                created_at=now,
+                dismissed_at=None,
+            )
+        )
+
+
+async def dismiss_notices(
+    session: AsyncSession,
+    agent_id: uuid.UUID,
+    *,
+    notice_id: uuid.UUID | None = None,
+    journey_id: uuid.UUID | None = None,
+) -> int:
+    """The agent saw them (one notice, those of one journey, or all); returns how many."""
+    query = update(SlaNotice).where(
+        SlaNotice.agent_id == agent_id, SlaNotice.dismissed_at.is_(None)
+    )
+    if notice_id is not None:
+        query = query.where(SlaNotice.id == notice_id)
+    if journey_id is not None:
+        query = query.where(SlaNotice.journey_id == journey_id)
+    result = await session.execute(
+        query.values(dismissed_at=clock.now()).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -2,7 +2,8 @@
 
 - ``raise_priority``: the routing queue ranks the journey as due now (full SLA points).
 - ``notify_assignee`` / ``notify_supervisor``: named in the published ``SlaEscalated``
-  (consoles show it live); supervisors of the journey's teams, else all supervisors.
+  (consoles show it live) and left as a notice in each one's inbox until they open the
+  journey or dismiss it; supervisors of the journey's teams, else all supervisors.
 - ``reoffer``: away from the agent who holds it, to the policy's ``escalate_to`` team
   (through routing's transfer), else back to the queue for another agent (the holder is
   excluded, as after a missed offer).
@@ -24,7 +25,13 @@ from relaydesk.routing.actions import assign_waiting, end_holding, enqueue, tran
 from relaydesk.routing.actions.assign import holder, lock_journey, set_sla_due
 from relaydesk.routing.actions.transfer import TransferRefused
 from relaydesk.routing.understanding import Understood
-from relaydesk.sla.actions import SLA_WARNING, Recomputed, recompute, sync_timers
+from relaydesk.sla.actions import (
+    SLA_WARNING,
+    Recomputed,
+    leave_notices,
+    recompute,
+    sync_timers,
+)
 from relaydesk.sla.events import SlaEscalated
 from relaydesk.sla.queries import queue_due, routing_inputs, supervisors
 
@@ -91,6 +98,15 @@ async def escalate(
     team = None
     if "reoffer" in actions and journey.status in ACTIVE_JOURNEY_STATUSES:
         team = await _reoffer(session, state, spec.escalate_to, rule, clock_kind)
+    await leave_notices(
+        session,
+        journey_id,
+        notified,
+        clock_kind=clock_kind,
+        rule=rule,
+        policy=state.policy.name,
+        due_at=row.due_at,
+    )
     await publish(
         session,
         SlaEscalated(

@@ -41,3 +41,22 @@ class SlaClock(Base):
     priority_raised_at: Mapped[datetime | None]
     """Set by a ``raise_priority`` escalation: the queue then treats the journey as due."""
     updated_at: Mapped[datetime]
+
+
+class SlaNotice(Base):
+    """An escalation addressed to one agent (the assignee, a supervisor), kept until they
+    open the journey or dismiss it: the live socket only reaches consoles open at the time."""
+
+    __tablename__ = "sla_notices"
+    __table_args__ = (Index("ix_sla_notices_agent_open", "agent_id", "dismissed_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    agent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    journey_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("journeys.id", ondelete="CASCADE"))
+    clock: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str] = mapped_column(String(16))
+    """warning | breach"""
+    policy: Mapped[str] = mapped_column(String(100))
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    dismissed_at: Mapped[datetime | None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from relaydesk.customers.models import Customer
 from relaydesk.journeys.models import Journey, Message
 from relaydesk.journeys.states import ACTIVE_JOURNEY_STATUSES
 from relaydesk.routing.models import QueueEntryRow, RoutingDecision
-from relaydesk.sla.models import SlaClock
+from relaydesk.sla.models import SlaClock, SlaNotice
 from relaydesk.sla.policies import Happening, JourneyFacts
 from relaydesk.sla.schemas import PRIORITIES, ClockOut, EscalationOut, SlaConfig, SlaOut
 from relaydesk.workspace.models import WorkspaceSetting
@@ -252,3 +253,61 @@ async def active_journey_ids(session: AsyncSession, customer_id: uuid.UUID) -> l
             )
         ).all()
     )
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    id: uuid.UUID
+    journey_id: uuid.UUID
+    customer_name: str | None
+    clock: str
+    rule: str
+    policy: str
+    due_at: datetime | None
+    created_at: datetime
+
+
+NOTICES_SHOWN = 20
+
+
+async def open_notices(
+    session: AsyncSession, agent_id: uuid.UUID, *, limit: int = NOTICES_SHOWN
+) -> list[NoticeView]:
+    """The agent's escalations not yet seen, newest first, on journeys still open."""
+    rows = await session.execute(
+        select(
+            SlaNotice.id,
+            SlaNotice.journey_id,
+            Customer.name,
+            SlaNotice.clock,
+            SlaNotice.rule,
+            SlaNotice.policy,
+            SlaNotice.due_at,
+            SlaNotice.created_at,
+        )
+        .join(Journey, Journey.id == SlaNotice.journey_id)
+        .join(Customer, Customer.id == Journey.customer_id)
+        .where(
+            SlaNotice.agent_id == agent_id,
+            SlaNotice.dismissed_at.is_(None),
+            Journey.status.in_(ACTIVE_JOURNEY_STATUSES),
+        )
+        .order_by(SlaNotice.created_at.desc(), SlaNotice.id.desc())
+        .limit(limit)
+    )
+    return [NoticeView(*row) for row in rows.all()]
+
+
+async def has_open_notice(
+    session: AsyncSession, agent_id: uuid.UUID, journey_id: uuid.UUID
+) -> bool:
+    found = await session.scalar(
+        select(SlaNotice.id)
+        .where(
+            SlaNotice.agent_id == agent_id,
+            SlaNotice.journey_id == journey_id,
+            SlaNotice.dismissed_at.is_(None),
+        )
+        .limit(1)
+    )
+    return found is not None

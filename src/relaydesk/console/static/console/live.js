@@ -43,6 +43,7 @@ async function refresh() {
   }
   const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
   if (kind === "inbox") {
+    swap(fresh, "notices-region");
     swap(fresh, "offers-region");
     swap(fresh, "inbox-rows");
   }
