@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relaydesk import clock, timers
 from relaydesk.bus import StoredEvent, publish
 from relaydesk.channels.models import Channel
+from relaydesk.customers.models import Customer
 from relaydesk.db import new_id
 from relaydesk.journeys.models import Conversation, Journey
 from relaydesk.journeys.states import JourneyStatus
@@ -90,9 +91,15 @@ async def plan_survey(session: AsyncSession, event: StoredEvent) -> Survey | Non
     surveys = config.surveys
     if not surveys.enabled or event.journey_id is None:
         return None
+    journey = await session.get(Journey, event.journey_id)
+    if journey is not None:
+        # One planner per customer at a time, so two journeys resolved at once (two workers)
+        # cannot both pass the cooldown check below and both ask.
+        await session.execute(
+            select(Customer.id).where(Customer.id == journey.customer_id).with_for_update()
+        )
     if await session.scalar(select(Survey.id).where(Survey.event_id == event.id)) is not None:
         return None
-    journey = await session.get(Journey, event.journey_id)
     who = await recipient(session, journey.customer_id) if journey else None
     if journey is None or who is None:
         return None
