@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk.api.deps import HubDep, PrincipalDep
@@ -202,15 +202,47 @@ async def read_survey_summary(
         return await survey_summary(session, since=since, until=until)
 
 
+SURVEY_STATUSES = ("scheduled", "asking", "answered", "expired", "skipped", "cancelled")
+
+
 @router.get("/surveys", response_model=list[SurveyOut])
 async def list_surveys(
-    hub: HubDep, _principal: PrincipalDep, journey_id: uuid.UUID | None = None
+    request: Request,
+    response: Response,
+    hub: HubDep,
+    _principal: PrincipalDep,
+    journey_id: uuid.UUID | None = None,
+    customer_id: uuid.UUID | None = None,
+    status: Annotated[str | None, Query(pattern="^(" + "|".join(SURVEY_STATUSES) + ")$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    before: Annotated[
+        uuid.UUID | None, Query(description="The id of the last survey of the previous page")
+    ] = None,
 ) -> list[SurveyOut]:
+    """Newest first; a ``Link: <…>; rel="next"`` header points at the next page."""
     async with hub.db.read() as session:
-        query = select(Survey).order_by(Survey.created_at.desc()).limit(200)
+        query = select(Survey).order_by(Survey.created_at.desc(), Survey.id.desc())
         if journey_id is not None:
             query = query.where(Survey.journey_id == journey_id)
-        surveys = (await session.scalars(query)).all()
+        if customer_id is not None:
+            query = query.where(Survey.customer_id == customer_id)
+        if status is not None:
+            query = query.where(Survey.status == status)
+        if before is not None:
+            cursor = await session.get(Survey, before)
+            if cursor is None:
+                raise field_error(("query", "before"), "no survey with this id")
+            query = query.where(
+                or_(
+                    Survey.created_at < cursor.created_at,
+                    and_(Survey.created_at == cursor.created_at, Survey.id < cursor.id),
+                )
+            )
+        found = (await session.scalars(query.limit(limit + 1))).all()
+        surveys = found[:limit]
+        if len(found) > limit:
+            following = request.url.include_query_params(before=str(surveys[-1].id))
+            response.headers["Link"] = f'<{following}>; rel="next"'
         answers: dict[uuid.UUID, dict[str, int]] = {}
         if surveys:
             for row in (
