@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from relaydesk.outreach.answers import button_id, read_answer
+from relaydesk.outreach.answers import COMMENT, Answer, button_id, is_request, read_answer
 from relaydesk.outreach.config import Daytime
 from relaydesk.outreach.daytime import customer_zone, next_daytime
 from relaydesk.outreach.summary import Tally, metric_figures
@@ -163,3 +163,123 @@ def test_answers_in_the_bots_other_languages(
 ) -> None:
     answer = read_answer(question, text, None, language, TEXTS)
     assert answer is not None and answer.score == score, answer
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "language", "score", "comment"),
+    [
+        ("ces", "6", "en", 6, None),
+        ("ces", "6/7", "en", 6, None),
+        ("ces", "6 of 7", "en", 6, None),
+        ("ces", "6 av 7", "sv", 6, None),
+        ("ces", "6 von 7", "de", 6, None),
+        ("ces", "6️⃣ quick and kind", "en", 6, "quick and kind"),
+        ("ces", "7 - great", "en", 7, "great"),
+        ("ces", "7 \u2013 super, danke", "de", 7, "super, danke"),
+        ("ces", "7👍", "en", 7, None),
+        ("ces", "«6»", "fr", 6, None),
+        ("ces", "sehr einfach", "de", 7, None),
+        ("ces", "very easy, thanks", "en", 7, "thanks"),
+        ("ces", "très facile, merci !", "fr", 7, "merci !"),
+        ("ces", "muy fácil. gracias", "es", 7, "gracias"),
+        ("ves_confidence", "pas du tout d\u2019accord", "fr", 1, None),  # a curly apostrophe
+        ("nps", "10 would recommend", "en", 10, "would recommend"),
+    ],
+)
+def test_answer_shaped_replies_are_still_read(
+    question: str, text: str, language: str, score: int, comment: str | None
+) -> None:
+    answer = read_answer(question, text, None, language, TEXTS)
+    assert answer == Answer(question, score, comment, request=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("2 parcels are still missing, please help", "en"),
+        ("3 orders never arrived", "en"),
+        ("2 Pakete fehlen noch", "de"),
+        ("3 Bestellungen sind nie angekommen", "de"),
+        ("2 colis manquent encore", "fr"),
+        ("3 commandes ne sont jamais arrivées", "fr"),
+        ("2 paquetes todavía no han llegado", "es"),
+        ("2 pacchi non sono ancora arrivati", "it"),
+        ("2 pakketten zijn nog steeds niet aangekomen", "nl"),
+        ("2 paczki wciąż nie dotarły", "pl"),
+        ("2 pacotes ainda não chegaram", "pt"),
+        ("2 paket saknas fortfarande", "sv"),
+        ("2 paket masih belum sampai", "id"),
+        ("2 Pakete fehlen noch", "en"),  # the survey's language need not be the reply's
+        ("5 items I need to return", "en"),
+        ("Where is my refund?", "en"),
+        ("¿Dónde está mi reembolso?", "es"),
+        ("2.5 hours on hold", "en"),  # a number, not a score
+        ("€2 were charged twice", "en"),  # an amount
+    ],
+)
+def test_a_number_used_as_a_quantity_in_a_request_is_not_a_score(text: str, language: str) -> None:
+    assert read_answer("ces", text, None, language, TEXTS) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "language", "score"),
+    [
+        ("ces", "2 - and why is my parcel still missing?", "en", 2),
+        ("ces", "2, parcels still missing", "en", 2),
+        ("ces", "6\nbut the refund never arrived", "en", 6),
+        ("ces", "3: wo bleibt meine Rückerstattung", "de", 3),
+        ("ces", "2 \u2013 pourquoi mon colis n'est pas arrivé", "fr", 2),
+        ("csat", "1. Dove è il mio rimborso", "it", 1),
+        ("nps", "0 - kiedy dostanę zwrot pieniędzy", "pl", 0),
+        ("ces", "difficult, and I still need help", "en", 2),
+        ("ces", "sangat sulit, paket saya masih hilang", "id", 1),
+    ],
+)
+def test_a_score_set_apart_from_a_request_is_kept_and_the_message_passed_on(
+    question: str, text: str, language: str, score: int
+) -> None:
+    answer = read_answer(question, text, None, language, TEXTS)
+    assert answer == Answer(question, score, None, request=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("where is my refund?", "en"),
+        ("I still need help with my invoice", "en"),
+        ("Wann kommt meine Erstattung", "de"),
+        ("je veux annuler ma commande", "fr"),
+        ("necesito ayuda con otro pedido", "es"),
+        ("il pacco non è mai arrivato", "it"),
+        ("mijn pakket is niet aangekomen", "nl"),
+        ("paczka nie dotarła", "pl"),
+        ("o reembolso ainda não chegou", "pt"),
+        ("paketet har inte kommit", "sv"),
+        ("tolong bantu, pesanan saya belum sampai", "id"),
+    ],
+)
+def test_a_request_at_the_comment_question_is_passed_on_not_taken_as_the_comment(
+    text: str, language: str
+) -> None:
+    assert read_answer("comment", text, None, language, TEXTS) is None
+
+
+def test_feedback_at_the_comment_question_is_still_the_comment() -> None:
+    for text, language in (
+        ("The agent was kind and quick", "en"),
+        ("Sehr freundlich, danke", "de"),
+        ("Rapide et efficace", "fr"),
+    ):
+        answer = read_answer("comment", text, None, language, TEXTS)
+        assert answer == Answer(COMMENT, None, text)
+
+
+def test_every_language_has_request_markers_and_scale_words() -> None:
+    for language, texts in TEXTS.languages.items():
+        assert texts.get("request_markers"), language
+        assert texts.get("out_of"), language
+    assert ("fehl*",) not in TEXTS.request_markers  # markers are whole words unless starred
+    assert ("storn*",) in TEXTS.request_markers
+    assert is_request("Meine Bestellung wurde storniert", TEXTS)
+    assert not is_request("Danke, alles gut", TEXTS)
+    assert not is_request("", TEXTS)

@@ -19,6 +19,7 @@ from relaydesk.channels.models import Channel
 from relaydesk.customers.identities import Assurance, identity_key
 from relaydesk.hub import Hub
 from relaydesk.journeys.actions import ingest_inbound
+from relaydesk.journeys.models import Message
 from relaydesk.routing.models import RoutingDecision
 
 CES_EN = "How easy was it to get your issue resolved? Reply 1 (very difficult) to 7 (very easy)."
@@ -144,9 +145,98 @@ async def test_a_new_request_is_not_taken_for_an_answer(
     assert "journey.reopened" in await event_names(outreach_hub, accepted["journey_id"])
     [survey] = await surveys(client, accepted["journey_id"])
     assert survey["answers"] == {}
+    assert (survey["status"], survey["reason"]) == ("cancelled", "request")  # moved on
     await write_in(client, "5")  # the journey is active again: the bot/agent's, not ours
     [survey] = await surveys(client, accepted["journey_id"])
     assert survey["answers"] == {}
+
+
+async def routing_triggers(hub: Hub, journey_id: str) -> list[str]:
+    async with hub.db.read() as session:
+        rows = await session.scalars(
+            select(RoutingDecision.trigger)
+            .where(RoutingDecision.journey_id == uuid.UUID(journey_id))
+            .order_by(RoutingDecision.created_at)
+        )
+        return list(rows)
+
+
+async def test_a_request_with_a_number_in_it_reaches_routing_not_the_survey(
+    client: httpx.AsyncClient,
+    outreach_hub: Hub,
+    provider: LoopbackProvider,
+    start_clock: clock.ManualClock,
+) -> None:
+    accepted = await resolved_journey(client, outreach_hub, provider)
+    journey = accepted["journey_id"]
+    start_clock.advance(timedelta(hours=1))
+    await drain(outreach_hub)
+    assert sent_texts(provider) == [CES_EN]
+    message = await write_in(client, "2 parcels are still missing, please help")
+    await drain(outreach_hub)
+    assert message["journey_id"] == journey  # reopened (within the window), as any message
+    view = (await client.get(f"/api/v1/journeys/{journey}")).json()
+    assert view["status"] != "resolved"
+    assert "journey.reopened" in await event_names(outreach_hub, journey)
+    assert await routing_triggers(outreach_hub, journey) == ["message", "reopened"]
+    [survey] = await surveys(client, journey)
+    assert survey["answers"] == {}  # the 2 was a quantity, not a score
+    assert (survey["status"], survey["reason"]) == ("cancelled", "request")
+    assert not any(t.startswith("How likely") for t in sent_texts(provider))  # no next question
+    async with outreach_hub.db.read() as session:
+        stored = await session.get(Message, uuid.UUID(message["message_id"]))
+    assert stored is not None and "survey" not in stored.meta  # a plain inbound message
+
+
+async def test_a_score_set_apart_from_a_request_is_kept_and_the_request_routed(
+    client: httpx.AsyncClient,
+    outreach_hub: Hub,
+    provider: LoopbackProvider,
+    start_clock: clock.ManualClock,
+) -> None:
+    accepted = await resolved_journey(
+        client, outreach_hub, provider, locale="de-DE", timezone="Europe/Berlin"
+    )
+    journey = accepted["journey_id"]
+    start_clock.advance(timedelta(hours=1))
+    await drain(outreach_hub)
+    assert sent_texts(provider)[-1].startswith("Wie einfach war es")
+    await write_in(client, "2 - und warum fehlt mein Paket immer noch?")
+    await drain(outreach_hub)
+    [survey] = await surveys(client, journey)
+    assert survey["answers"] == {"ces": 2} and survey["comment"] is None
+    assert (survey["status"], survey["reason"]) == ("cancelled", "request")
+    assert await routing_triggers(outreach_hub, journey) == ["message", "reopened"]
+    names = await event_names(outreach_hub, journey)
+    assert names.count("outreach.survey_answered") == 1 and "journey.reopened" in names
+    assert not any(t.startswith("Wie wahrscheinlich") for t in sent_texts(provider))
+
+
+async def test_a_request_at_the_comment_question_is_routed_not_filed_as_a_comment(
+    client: httpx.AsyncClient,
+    outreach_hub: Hub,
+    provider: LoopbackProvider,
+    start_clock: clock.ManualClock,
+) -> None:
+    accepted = await resolved_journey(client, outreach_hub, provider)
+    journey = accepted["journey_id"]
+    start_clock.advance(timedelta(hours=1))
+    await drain(outreach_hub)
+    for text in ("6", "8"):
+        await write_in(client, text)
+        await drain(outreach_hub)
+    assert sent_texts(provider)[-1].startswith("Anything you'd like to add?")
+    assert await routing_triggers(outreach_hub, journey) == ["message"]
+    await write_in(client, "where is my refund?")
+    await drain(outreach_hub)
+    [survey] = await surveys(client, journey)
+    assert survey["answers"] == {"ces": 6, "nps": 8} and survey["comment"] is None
+    assert survey["status"] == "answered"  # every score is in; the comment was optional
+    assert "Thank you for your feedback!" not in sent_texts(provider)  # the agent answers
+    assert await routing_triggers(outreach_hub, journey) == ["message", "reopened"]
+    await write_in(client, "3")  # for the agent now, not a late survey answer
+    [survey] = await surveys(client, journey)
+    assert survey["answers"] == {"ces": 6, "nps": 8}
 
 
 async def test_night_delays_the_question_and_unanswered_surveys_expire(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,32 @@ class OutreachTexts:
                 merged.setdefault(normalize(str(phrase)), int(score))
         return merged
 
+    @cached_property
+    def out_of(self) -> frozenset[tuple[str, ...]]:
+        """ "of", "av", "von"… as in "6 of 7", in every language (only read before a number)."""
+        return self._phrases("out_of")
+
+    @cached_property
+    def request_markers(self) -> frozenset[tuple[str, ...]]:
+        """Words that make a reply a request, in every language (customers mix languages, and
+        a missed request costs more than a needless pass to the bot). A word ending in ``*``
+        stands for every word that starts so."""
+        return self._phrases("request_markers")
+
+    def _phrases(self, key: str) -> frozenset[tuple[str, ...]]:
+        phrases = set()
+        for texts in self.languages.values():
+            for phrase in texts.get(key) or []:
+                words: list[str] = []
+                for raw in str(phrase).split():
+                    parts = normalize(raw.rstrip("*")).split()
+                    if parts and raw.endswith("*"):
+                        parts[-1] += "*"
+                    words += parts
+                if words:
+                    phrases.add(tuple(words))
+        return frozenset(phrases)
+
     def no_comment(self, language: str) -> set[str]:
         return {
             normalize(str(w))
@@ -80,7 +107,8 @@ def _load(path: Path) -> OutreachTexts:
 
 def normalize(text: str) -> str:
     """Casefold, keycap digits as digits, punctuation as spaces, single spaces."""
-    text = text.replace("\ufe0f", "").replace("\u20e3", "").casefold()
+    text = text.replace("\ufe0f", "").replace("\u20e3", "").replace("\u2019", "'").casefold()
+    text = unicodedata.normalize("NFC", text)
     cleaned = "".join(ch if ch.isalnum() or ch in "'/" else " " for ch in text)
     return " ".join(cleaned.split())
 

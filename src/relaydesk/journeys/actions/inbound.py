@@ -137,14 +137,16 @@ async def ingest_one(
         )
     else:
         # A survey answer joins the surveyed journey without reopening it (outreach/actions/
-        # claims.py), so the bot and routing never take it for a new request.
+        # claims.py), so the bot and routing never take it for a new request; a request
+        # (even one that carries a score) is passed on and goes the usual way.
         from relaydesk.outreach.actions.claims import claim_survey_answer
 
         claimed = await claim_survey_answer(session, customer_id, channel, inbound, now)
-        if claimed is not None:
-            journey_id, conversation_id = claimed.journey_id, claimed.conversation_id
+        if claimed is not None and claimed.answer is not None:
             survey = {"id": str(claimed.survey_id), "question": claimed.question}
             item = Inbound(channel, replace(inbound, meta={**inbound.meta, "survey": survey}))
+        if claimed is not None and not claimed.passes_on:
+            journey_id, conversation_id = claimed.journey_id, claimed.conversation_id
         else:
             journey_id, conversation_id = await _attach(
                 session, customer_id, channel, inbound, journey_window, now, happened_at

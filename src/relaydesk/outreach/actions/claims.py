@@ -1,11 +1,20 @@
 """Survey answers, claimed at ingest before the bot or routing see the message.
 
-``journeys.actions.inbound.ingest_inbound`` asks ``claim_survey_answer`` first (in the same
-transaction) for a known customer. When the customer has a survey waiting on this channel
-and the message reads as an answer, the message joins the surveyed (resolved) journey and
-conversation without reopening it — so no ``JourneyReopened``, routing and the bot skip it
-(the journey is not active), and the answer is on the journey's timeline. Anything else is
-not claimed and goes the usual way.
+``journeys.actions.inbound.ingest_one`` asks ``claim_survey_answer`` first (in the same
+transaction) for a known customer with a survey waiting on this channel:
+
+- the message reads as an answer only: it joins the surveyed (resolved) journey and
+  conversation without reopening it — so no ``JourneyReopened``, routing and the bot skip
+  it (the journey is not active), and the answer is on the journey's timeline;
+- it is a request (answers.py), with or without a score set apart, or not an answer at all:
+  it is *passed on* (``Claimed.passes_on``) and goes the usual way, exactly as if no survey
+  were waiting (reopens or opens a journey, reaches the bot or routing). A score it carried
+  is still recorded, and the survey closes: the customer has moved on, and a later "5" is
+  for the bot or the agent, not for us (``answered`` when only the comment was left,
+  else ``cancelled`` with reason ``request``; answers so far are kept).
+
+No survey waiting (or one whose journey was reopened meanwhile, which is closed then) is
+not claimed at all (None).
 """
 
 from __future__ import annotations
@@ -34,13 +43,23 @@ from relaydesk.outreach.texts import OutreachTexts
 HUMAN_KEYS = ("requests_human", "human_request", "human_requested")
 
 
+REQUEST = "request"
+"""Why a survey closed when the customer wrote something else than an answer."""
+
+
 @dataclass(frozen=True)
 class Claimed:
     survey_id: uuid.UUID
     journey_id: uuid.UUID
     conversation_id: uuid.UUID
     question: str
-    answer: Answer
+    answer: Answer | None
+    """None: the message is not an answer."""
+
+    @property
+    def passes_on(self) -> bool:
+        """The message goes the usual way (bot, routing), not (only) to the survey."""
+        return self.answer is None or self.answer.request
 
 
 async def surveyed_customers(session: AsyncSession, customer_ids: set[uuid.UUID]) -> set[uuid.UUID]:
@@ -63,9 +82,8 @@ async def claim_survey_answer(
     inbound: InboundMessage,
     now: datetime,
 ) -> Claimed | None:
-    """The survey this message answers (its answer read, not yet stored), or None."""
-    if any((inbound.meta or {}).get(key) for key in HUMAN_KEYS):
-        return None
+    """The survey waiting on this channel with this message's answer read (not yet stored;
+    see ``Claimed.passes_on``), or None when no survey waits for an answer here."""
     survey = await session.scalar(
         select(Survey)
         .where(
@@ -83,18 +101,24 @@ async def claim_survey_answer(
         select(Journey.status).where(Journey.id == survey.journey_id)
     )
     if journey_status != JourneyStatus.RESOLVED.value:
+        await close(session, survey, "cancelled", "reopened")  # no longer answerable
         return None
     question = survey.questions[survey.position]
     payload = (inbound.meta or {}).get("payload")
-    answer = read_answer(
-        question,
-        inbound.text,
-        payload if isinstance(payload, str) else None,
-        survey.language,
-        OutreachTexts.load(),
+    answer = (
+        None  # an explicit request for a person is never an answer
+        if any((inbound.meta or {}).get(key) for key in HUMAN_KEYS)
+        else read_answer(
+            question,
+            inbound.text,
+            payload if isinstance(payload, str) else None,
+            survey.language,
+            OutreachTexts.load(),
+        )
     )
-    if answer is None:
-        return None
+    claimed = Claimed(survey.id, survey.journey_id, survey.conversation_id, question, answer)
+    if claimed.passes_on:
+        return claimed  # the usual path attaches the message; nothing to touch here
     conversation = await session.get(Conversation, survey.conversation_id)
     if conversation is None:
         return None
@@ -103,14 +127,18 @@ async def claim_survey_answer(
         conversation.last_inbound_at = now
     if inbound.reply_to:
         conversation.reply_to = inbound.reply_to
-    return Claimed(survey.id, survey.journey_id, conversation.id, question, answer)
+    return claimed
 
 
 async def record_answer(session: AsyncSession, claimed: Claimed, message_id: uuid.UUID) -> None:
-    """Store the answer (after the message row exists), then ask the next question or thank."""
+    """Store the answer (after the message row exists), then ask the next question or thank;
+    for a message passed on, close the survey instead (see the module's docstring)."""
     survey = await session.get(Survey, claimed.survey_id)
     assert survey is not None
     answer = claimed.answer
+    if answer is None:
+        await _moved_on(session, survey)
+        return
     now = clock.now()
     if answer.score is not None:
         session.add(
@@ -143,6 +171,9 @@ async def record_answer(session: AsyncSession, claimed: Claimed, message_id: uui
         actor=f"customer:{survey.customer_id}",
     )
     survey.position += 1
+    if answer.request:
+        await _moved_on(session, survey)
+        return
     if answer.question != COMMENT and comment and COMMENT in survey.questions[survey.position :]:
         survey.questions = [q for q in survey.questions if q != COMMENT]  # they said it already
     config = await load_config(session)
@@ -165,3 +196,13 @@ async def record_answer(session: AsyncSession, claimed: Claimed, message_id: uui
             ),
             author=ACTOR,
         )
+
+
+async def _moved_on(session: AsyncSession, survey: Survey) -> None:
+    """The customer wrote about something else: no more questions, no thanks (the bot or an
+    agent answers them now)."""
+    scores_left = [q for q in survey.questions[survey.position :] if q != COMMENT]
+    if scores_left:
+        await close(session, survey, "cancelled", REQUEST)
+    else:
+        await close(session, survey, "answered", None)
