@@ -165,6 +165,17 @@ async def update_agent(
     return True
 
 
+async def update_skills(
+    session: AsyncSession, specs: list[tuple[uuid.UUID, AgentSpec]], who: Who
+) -> int:
+    """The skills page's save: each agent through ``update_agent`` (its own audit entry and
+    routing notice), all in one transaction; returns how many agents changed."""
+    changed = 0
+    for agent_id, spec in specs:
+        changed += await update_agent(session, agent_id, spec, who)
+    return changed
+
+
 async def save_team(session: AsyncSession, spec: TeamSpec, who: Who, *, create: bool) -> bool:
     row = await session.scalar(select(Team).where(Team.name == spec.name).with_for_update())
     now = clock.now()

@@ -28,6 +28,7 @@ from relaydesk.console.admin.common import can_read, edit_form, hub_of, who
 from relaydesk.console.admin.forms import Errors, YamlError, errors_of, mapping_from_yaml, to_yaml
 from relaydesk.console.admin.kb import router as kb_router
 from relaydesk.console.admin.people import router as people_router
+from relaydesk.console.admin.skills import router as skills_router
 from relaydesk.console.auth import UserDep
 from relaydesk.console.rendering import render
 from relaydesk.routing.actions.settings import stored_form
@@ -39,6 +40,7 @@ router = APIRouter(prefix="/admin")
 pack = lru_cache(maxsize=1)(load_pack)
 """The bot's intent pack, read once (the intents page only shows it)."""
 router.include_router(people_router)
+router.include_router(skills_router)
 router.include_router(kb_router)
 router.include_router(canned_router)
 

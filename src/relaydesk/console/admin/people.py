@@ -1,5 +1,5 @@
-"""Admin pages for agents (role, teams, languages, skills, capacity, active), teams and the
-skills matrix. Validation is ``AgentSpec``/``TeamSpec`` from the workspace file."""
+"""Admin pages for agents (role, teams, languages, skills, capacity, active) and teams; the
+skills matrix is skills.py. Validation is ``AgentSpec``/``TeamSpec`` from the workspace file."""
 
 from __future__ import annotations
 
@@ -213,17 +213,3 @@ async def team_save(request: Request, user: UserDep) -> Response:
         return await _teams_page(request, user, form, {"name": "no such team"}, None)
     saved = "created" if create else "updated"
     return RedirectResponse(f"/console/admin/teams?saved={saved}", status_code=303)
-
-
-@router.get("/skills")
-async def skills_page(request: Request, user: UserDep) -> Response:
-    if (denied := can_read(user)) is not None:
-        return denied
-    async with hub_of(request).db.read() as session:
-        agents = (
-            await session.scalars(
-                select(Agent).where(Agent.active.is_(True)).order_by(Agent.name, Agent.id)
-            )
-        ).all()
-    skills = sorted({skill for a in agents for skill in (a.skills or {})})
-    return render("admin/skills.html", user=user, agents=agents, skills=skills)
