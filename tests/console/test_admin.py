@@ -23,6 +23,7 @@ PAGES = (
     "/console/admin/channels",
     "/console/admin/channels/website",
     "/console/admin/agents",
+    "/console/admin/agents/new",
     "/console/admin/teams",
     "/console/admin/skills",
     "/console/admin/routing",
@@ -84,7 +85,9 @@ async def test_every_admin_form_needs_csrf(
     for path in (
         "/console/admin/channels/website",
         f"/console/admin/agents/{people['alice']}",
+        "/console/admin/agents/new",
         "/console/admin/teams",
+        "/console/admin/skills",
         "/console/admin/routing",
         "/console/admin/kb/new",
     ):

@@ -175,6 +175,7 @@ def test_supervisor_and_admin_pages_keyboard_and_labels(server: str, tmp_path: P
         "/console/admin/channels",
         "/console/admin/channels/website",
         "/console/admin/agents",
+        "/console/admin/agents/new",
         "/console/admin/teams",
         "/console/admin/skills",
         "/console/admin/routing",

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
+from relaydesk.agents.actions import AgentExists, create_agent
 from relaydesk.agents.models import Agent, Team, agent_teams
 from relaydesk.audit.actions import record
 from relaydesk.channels.models import Channel
@@ -163,6 +164,43 @@ async def update_agent(
     changed = {name for name in after if before[name] != after[name]}
     await agent_changed(session, agent_id, changed, actor=who.actor)
     return True
+
+
+async def add_agent(
+    session: AsyncSession, spec: AgentSpec, password_hash: str, who: Who
+) -> uuid.UUID:
+    """A new console user from the admin's form, through ``agents.actions.create_agent`` (as
+    ``relaydesk agent create``); the password is hashed before the transaction and neither it
+    nor its hash goes into the audit entry."""
+    teams = {t.name: t.id for t in (await session.scalars(select(Team))).all()}
+    for name in spec.teams:
+        if name not in teams:
+            raise Refused("teams", f"no team named {name!r}")
+    try:
+        row = await create_agent(
+            session, spec.email, name=spec.name, role=spec.role, password_hash=password_hash
+        )
+    except AgentExists:
+        raise Refused("email", f"an agent with email {spec.email} exists") from None
+    row.languages, row.skills, row.capacity = spec.languages, spec.skills, spec.capacity
+    row.active = spec.active
+    wanted = sorted(set(spec.teams))
+    if wanted:
+        await session.execute(
+            insert(agent_teams), [{"agent_id": row.id, "team_id": teams[n]} for n in wanted]
+        )
+    await session.flush()
+    await record(
+        session,
+        actor=who.actor,
+        actor_name=who.name,
+        action="agent.created",
+        target_kind="agent",
+        target=row.email,
+        before={},
+        after={"email": row.email, **_agent_values(row, wanted)},
+    )
+    return row.id
 
 
 async def update_skills(
