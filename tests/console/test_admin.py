@@ -30,6 +30,8 @@ PAGES = (
     "/console/admin/kb",
     "/console/admin/kb/new",
     "/console/admin/intents",
+    "/console/admin/intents/new",
+    "/console/admin/intents/order_status",
     "/console/admin/audit",
 )
 
@@ -90,6 +92,8 @@ async def test_every_admin_form_needs_csrf(
         "/console/admin/skills",
         "/console/admin/routing",
         "/console/admin/kb/new",
+        "/console/admin/intents/new",
+        "/console/admin/intents/order_status",
     ):
         page = await browser.get(path)
         assert 'name="csrf_token"' in page.text, path

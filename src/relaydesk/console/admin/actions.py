@@ -19,6 +19,9 @@ from relaydesk import clock
 from relaydesk.agents.actions import AgentExists, create_agent
 from relaydesk.agents.models import Agent, Team, agent_teams
 from relaydesk.audit.actions import record
+from relaydesk.bot.actions import UnknownArticle, check_articles, store_intents
+from relaydesk.bot.queries import intents_version
+from relaydesk.bot.schemas import BotSpec
 from relaydesk.channels.models import Channel
 from relaydesk.db import new_id
 from relaydesk.kb.actions import create_article, replace_article
@@ -337,3 +340,42 @@ async def save_article(
             after=_article_values(data),
         )
     return article_id
+
+
+async def save_intent(
+    session: AsyncSession,
+    spec: BotSpec,
+    who: Who,
+    *,
+    intent: str,
+    created: bool,
+    expected_version: str | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> str | None:
+    """Store the whole ``bot:`` section with one intent changed or added, as ``relaydesk
+    apply`` stores it (``store_intents``), and audit that intent (``before``/``after`` are its
+    effective values, worked out by the page). Returns the new version (None: unchanged).
+
+    ``expected_version`` is the section the page edited: another edit in between is refused
+    rather than silently undone."""
+    if await intents_version(session) != expected_version:
+        raise Refused("", "the intents changed since this page was loaded; reload it")
+    try:
+        await check_articles(session, spec)
+    except UnknownArticle as exc:
+        raise Refused("article", str(exc).partition(": ")[2]) from None
+    action, version = await store_intents(session, spec)
+    if action == "unchanged":
+        return None
+    await record(
+        session,
+        actor=who.actor,
+        actor_name=who.name,
+        action="intent.created" if created else "intent.updated",
+        target_kind="intent",
+        target=intent,
+        before=before,
+        after=after,
+    )
+    return version
