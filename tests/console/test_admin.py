@@ -23,12 +23,15 @@ PAGES = (
     "/console/admin/channels",
     "/console/admin/channels/website",
     "/console/admin/agents",
+    "/console/admin/agents/new",
     "/console/admin/teams",
     "/console/admin/skills",
     "/console/admin/routing",
     "/console/admin/kb",
     "/console/admin/kb/new",
     "/console/admin/intents",
+    "/console/admin/intents/new",
+    "/console/admin/intents/order_status",
     "/console/admin/audit",
 )
 
@@ -84,9 +87,13 @@ async def test_every_admin_form_needs_csrf(
     for path in (
         "/console/admin/channels/website",
         f"/console/admin/agents/{people['alice']}",
+        "/console/admin/agents/new",
         "/console/admin/teams",
+        "/console/admin/skills",
         "/console/admin/routing",
         "/console/admin/kb/new",
+        "/console/admin/intents/new",
+        "/console/admin/intents/order_status",
     ):
         page = await browser.get(path)
         assert 'name="csrf_token"' in page.text, path

@@ -175,12 +175,15 @@ def test_supervisor_and_admin_pages_keyboard_and_labels(server: str, tmp_path: P
         "/console/admin/channels",
         "/console/admin/channels/website",
         "/console/admin/agents",
+        "/console/admin/agents/new",
         "/console/admin/teams",
         "/console/admin/skills",
         "/console/admin/routing",
         "/console/admin/kb",
         f"/console/admin/kb/{article_id}",
         "/console/admin/intents",
+        "/console/admin/intents/new",
+        "/console/admin/intents/order_status",
         "/console/admin/audit",
     ]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

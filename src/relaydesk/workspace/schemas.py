@@ -96,6 +96,15 @@ class TeamSpec(_Strict):
     description: str | None = None
 
 
+def check_skill_name(name: str) -> str:
+    """A skill is a topic routing matches by name (often an intent's id): named like a team."""
+    if not re.match(NAME, name):
+        raise ValueError(
+            f"a skill name is lower-case letters, digits, - and _ (at most 100; got {name!r})"
+        )
+    return name
+
+
 class AgentSpec(_Strict):
     email: str
     name: Annotated[str, Field(min_length=1, max_length=200)]
@@ -107,6 +116,13 @@ class AgentSpec(_Strict):
         default_factory=lambda: dict(DEFAULT_CAPACITY)
     )
     active: bool = True
+
+    @field_validator("skills")
+    @classmethod
+    def _skill_names(cls, value: dict[str, int]) -> dict[str, int]:
+        for name in value:
+            check_skill_name(name)
+        return value
 
     @field_validator("email")
     @classmethod

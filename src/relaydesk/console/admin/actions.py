@@ -16,8 +16,12 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaydesk import clock
+from relaydesk.agents.actions import AgentExists, create_agent
 from relaydesk.agents.models import Agent, Team, agent_teams
 from relaydesk.audit.actions import record
+from relaydesk.bot.actions import UnknownArticle, check_articles, store_intents
+from relaydesk.bot.queries import intents_version
+from relaydesk.bot.schemas import BotSpec
 from relaydesk.channels.models import Channel
 from relaydesk.db import new_id
 from relaydesk.kb.actions import create_article, replace_article
@@ -165,6 +169,54 @@ async def update_agent(
     return True
 
 
+async def add_agent(
+    session: AsyncSession, spec: AgentSpec, password_hash: str, who: Who
+) -> uuid.UUID:
+    """A new console user from the admin's form, through ``agents.actions.create_agent`` (as
+    ``relaydesk agent create``); the password is hashed before the transaction and neither it
+    nor its hash goes into the audit entry."""
+    teams = {t.name: t.id for t in (await session.scalars(select(Team))).all()}
+    for name in spec.teams:
+        if name not in teams:
+            raise Refused("teams", f"no team named {name!r}")
+    try:
+        row = await create_agent(
+            session, spec.email, name=spec.name, role=spec.role, password_hash=password_hash
+        )
+    except AgentExists:
+        raise Refused("email", f"an agent with email {spec.email} exists") from None
+    row.languages, row.skills, row.capacity = spec.languages, spec.skills, spec.capacity
+    row.active = spec.active
+    wanted = sorted(set(spec.teams))
+    if wanted:
+        await session.execute(
+            insert(agent_teams), [{"agent_id": row.id, "team_id": teams[n]} for n in wanted]
+        )
+    await session.flush()
+    await record(
+        session,
+        actor=who.actor,
+        actor_name=who.name,
+        action="agent.created",
+        target_kind="agent",
+        target=row.email,
+        before={},
+        after={"email": row.email, **_agent_values(row, wanted)},
+    )
+    return row.id
+
+
+async def update_skills(
+    session: AsyncSession, specs: list[tuple[uuid.UUID, AgentSpec]], who: Who
+) -> int:
+    """The skills page's save: each agent through ``update_agent`` (its own audit entry and
+    routing notice), all in one transaction; returns how many agents changed."""
+    changed = 0
+    for agent_id, spec in specs:
+        changed += await update_agent(session, agent_id, spec, who)
+    return changed
+
+
 async def save_team(session: AsyncSession, spec: TeamSpec, who: Who, *, create: bool) -> bool:
     row = await session.scalar(select(Team).where(Team.name == spec.name).with_for_update())
     now = clock.now()
@@ -288,3 +340,42 @@ async def save_article(
             after=_article_values(data),
         )
     return article_id
+
+
+async def save_intent(
+    session: AsyncSession,
+    spec: BotSpec,
+    who: Who,
+    *,
+    intent: str,
+    created: bool,
+    expected_version: str | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> str | None:
+    """Store the whole ``bot:`` section with one intent changed or added, as ``relaydesk
+    apply`` stores it (``store_intents``), and audit that intent (``before``/``after`` are its
+    effective values, worked out by the page). Returns the new version (None: unchanged).
+
+    ``expected_version`` is the section the page edited: another edit in between is refused
+    rather than silently undone."""
+    if await intents_version(session) != expected_version:
+        raise Refused("", "the intents changed since this page was loaded; reload it")
+    try:
+        await check_articles(session, spec)
+    except UnknownArticle as exc:
+        raise Refused("article", str(exc).partition(": ")[2]) from None
+    action, version = await store_intents(session, spec)
+    if action == "unchanged":
+        return None
+    await record(
+        session,
+        actor=who.actor,
+        actor_name=who.name,
+        action="intent.created" if created else "intent.updated",
+        target_kind="intent",
+        target=intent,
+        before=before,
+        after=after,
+    )
+    return version

@@ -1,5 +1,6 @@
-"""``/console/admin``: channels with health, routing policy, intents, the audit log; the
-agents, teams and skills pages (people.py) and the knowledge base (kb.py) join here.
+"""``/console/admin``: channels with health, routing policy, the audit log; the agents and
+teams (people.py), skills (skills.py), intents (intents.py), knowledge base (kb.py) and
+canned replies (canned.py) join here.
 
 Admins edit; supervisors read (forms are shown disabled, and a POST gets the 403 page).
 Every edit is validated with the workspace file's own specs, errors shown next to their
@@ -9,7 +10,6 @@ field, and written with an audit entry (console/admin/actions.py).
 from __future__ import annotations
 
 import uuid
-from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from relaydesk.audit.queries import audit_page
-from relaydesk.bot.pack import load_pack
 from relaydesk.channels.models import Channel
 from relaydesk.channels.schemas import ChannelHealth, ChannelOut
 from relaydesk.console.access import may_edit
@@ -26,8 +25,10 @@ from relaydesk.console.admin.actions import NotFound, Refused, update_channel, u
 from relaydesk.console.admin.canned import router as canned_router
 from relaydesk.console.admin.common import can_read, edit_form, hub_of, who
 from relaydesk.console.admin.forms import Errors, YamlError, errors_of, mapping_from_yaml, to_yaml
+from relaydesk.console.admin.intents import router as intents_router
 from relaydesk.console.admin.kb import router as kb_router
 from relaydesk.console.admin.people import router as people_router
+from relaydesk.console.admin.skills import router as skills_router
 from relaydesk.console.auth import UserDep
 from relaydesk.console.rendering import render
 from relaydesk.routing.actions.settings import stored_form
@@ -36,11 +37,11 @@ from relaydesk.routing.schemas import RoutingConfig
 from relaydesk.workspace.schemas import ChannelSpec
 
 router = APIRouter(prefix="/admin")
-pack = lru_cache(maxsize=1)(load_pack)
-"""The bot's intent pack, read once (the intents page only shows it)."""
 router.include_router(people_router)
+router.include_router(skills_router)
 router.include_router(kb_router)
 router.include_router(canned_router)
+router.include_router(intents_router)
 
 
 def _out(row: Channel) -> ChannelOut:
@@ -194,21 +195,17 @@ async def routing_save(request: Request, user: UserDep) -> Response:
     return RedirectResponse("/console/admin/routing?saved=1", status_code=303)
 
 
-@router.get("/intents")
-async def intents_page(user: UserDep) -> Response:
-    if (denied := can_read(user)) is not None:
-        return denied
-    counts = {
-        iid: {lang: len(texts) for lang, texts in per_lang.items()}
-        for iid, per_lang in pack().examples.items()
-    }
-    return render(
-        "admin/intents.html",
-        user=user,
-        pack=pack(),
-        intents=sorted(pack().intents.values(), key=lambda i: i.id),
-        counts=counts,
-    )
+AUDIT_KINDS = (
+    "agent",
+    "team",
+    "channel",
+    "routing",
+    "intent",
+    "kb_article",
+    "canned_reply",
+    "journey",
+)
+"""The audit log's kind filter: the ``target_kind`` of each admin edit (and journeys)."""
 
 
 @router.get("/audit")
@@ -223,11 +220,7 @@ async def audit_log_page(
             cursor = uuid.UUID(before)
         except ValueError:
             cursor = None
-    chosen = (
-        kind
-        if kind in ("agent", "team", "channel", "routing", "kb_article", "canned_reply", "journey")
-        else None
-    )
+    chosen = kind if kind in AUDIT_KINDS else None
     async with hub_of(request).db.read() as session:
         page = await audit_page(session, limit=50, before=cursor, target_kind=chosen)
-    return render("admin/audit.html", user=user, page=page, kind=chosen)
+    return render("admin/audit.html", user=user, page=page, kind=chosen, kinds=AUDIT_KINDS)

@@ -1,8 +1,9 @@
-"""Admin pages for agents (role, teams, languages, skills, capacity, active), teams and the
-skills matrix. Validation is ``AgentSpec``/``TeamSpec`` from the workspace file."""
+"""Admin pages for agents (role, teams, languages, skills, capacity, active) and teams; the
+skills matrix is skills.py. Validation is ``AgentSpec``/``TeamSpec`` from the workspace file."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 from urllib.parse import parse_qsl
@@ -13,8 +14,20 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from relaydesk.agents.models import Agent, Team, agent_teams
+from relaydesk.agents.passwords import (
+    MIN_LENGTH,
+    WeakPassword,
+    check_password_rules,
+    hash_password,
+)
 from relaydesk.console.access import may_edit
-from relaydesk.console.admin.actions import NotFound, Refused, save_team, update_agent
+from relaydesk.console.admin.actions import (
+    NotFound,
+    Refused,
+    add_agent,
+    save_team,
+    update_agent,
+)
 from relaydesk.console.admin.common import can_read, edit_form, hub_of, who
 from relaydesk.console.admin.forms import Errors, errors_of, levels, words
 from relaydesk.console.auth import ConsoleUser, UserDep
@@ -67,7 +80,7 @@ async def _agent(request: Request, raw: str) -> tuple[Agent, list[str], list[str
 
 def _agent_page(
     user: ConsoleUser,
-    agent: Agent,
+    agent: Agent | None,
     all_teams: list[str],
     form: dict[str, Any],
     errors: Errors,
@@ -85,7 +98,86 @@ def _agent_page(
         form=form,
         errors=errors,
         saved=saved,
+        min_password=MIN_LENGTH,
     )
+
+
+async def _team_names(request: Request) -> list[str]:
+    async with hub_of(request).db.read() as session:
+        return list((await session.scalars(select(Team.name).order_by(Team.name))).all())
+
+
+@router.get("/agents/new")
+async def new_agent_page(request: Request, user: UserDep) -> Response:
+    if (denied := can_read(user)) is not None:
+        return denied
+    form = {
+        "email": "",
+        "name": "",
+        "role": "agent",
+        "teams": [],
+        "languages": "",
+        "skills": "",
+        "capacity": dict.fromkeys(CHANNEL_CLASSES, ""),
+        "active": True,
+    }
+    return _agent_page(user, None, await _team_names(request), form, {}, None)
+
+
+def _posted_teams(body: bytes) -> list[str]:
+    pairs = parse_qsl(body.decode("utf-8", "replace"), max_num_fields=200)
+    return [v for k, v in pairs if k == "teams"]
+
+
+@router.post("/agents/new")
+async def new_agent_save(request: Request, user: UserDep) -> Response:
+    """Create a console user, as ``relaydesk agent create`` does, with the workspace file's
+    agent fields; the admin types the first password (the CLI's rule, argon2 hashed)."""
+    posted = await edit_form(request, user)
+    if not isinstance(posted, dict):
+        return posted
+    all_teams = await _team_names(request)
+    chosen_teams = _posted_teams(await request.body())
+    form: dict[str, Any] = {
+        "email": posted.get("email", "").strip(),
+        "name": posted.get("name", ""),
+        "role": posted.get("role", ""),
+        "teams": chosen_teams,
+        "languages": posted.get("languages", ""),
+        "skills": posted.get("skills", ""),
+        "capacity": {c: posted.get(f"capacity_{c}", "") for c in CHANNEL_CLASSES},
+        "active": posted.get("active") == "on",
+    }
+    errors: Errors = {}
+    try:
+        spec = AgentSpec(
+            email=form["email"],
+            name=form["name"].strip(),
+            role=form["role"],
+            teams=chosen_teams,
+            languages=words(form["languages"]),
+            skills=levels(form["skills"]),
+            capacity=_capacity(posted),
+            active=form["active"],
+        )
+    except ValidationError as exc:
+        errors = errors_of(exc)
+    password = posted.get("password", "")
+    try:
+        check_password_rules(password)
+    except WeakPassword as exc:
+        errors["password"] = str(exc)
+    if errors:
+        return _agent_page(user, None, all_teams, form, errors, None)
+    # Slow by design: off the event loop (as sign-in verifies) and outside the transaction.
+    password_hash = await asyncio.to_thread(hash_password, password)
+    try:
+        made = await hub_of(request).db.transaction(
+            lambda s: add_agent(s, spec, password_hash, who(user))
+        )
+    except Refused as exc:
+        return _agent_page(user, None, all_teams, form, {exc.field: str(exc)}, None)
+    return RedirectResponse(f"/console/admin/agents/{made}?saved=created", status_code=303)
 
 
 @router.get("/agents/{agent_id}")
@@ -105,7 +197,8 @@ async def agent_page(agent_id: str, request: Request, user: UserDep, saved: str 
         "capacity": {c: str((agent.capacity or {}).get(c, "")) for c in CHANNEL_CLASSES},
         "active": agent.active,
     }
-    return _agent_page(user, agent, all_teams, form, {}, "Agent saved." if saved else None)
+    notice = {"created": "Agent created; they can sign in now."}.get(saved, "Agent saved.")
+    return _agent_page(user, agent, all_teams, form, {}, notice if saved else None)
 
 
 def _capacity(form: dict[str, str]) -> dict[str, Any]:
@@ -126,10 +219,7 @@ async def agent_save(agent_id: str, request: Request, user: UserDep) -> Response
     if found is None:
         return render("admin/missing.html", 404, user=user, what="such agent")
     agent, _, all_teams = found
-    body = await request.body()
-    chosen_teams = [
-        v for k, v in parse_qsl(body.decode("utf-8", "replace"), max_num_fields=200) if k == "teams"
-    ]
+    chosen_teams = _posted_teams(await request.body())
     form: dict[str, Any] = {
         "name": posted.get("name", ""),
         "role": posted.get("role", ""),
@@ -213,17 +303,3 @@ async def team_save(request: Request, user: UserDep) -> Response:
         return await _teams_page(request, user, form, {"name": "no such team"}, None)
     saved = "created" if create else "updated"
     return RedirectResponse(f"/console/admin/teams?saved={saved}", status_code=303)
-
-
-@router.get("/skills")
-async def skills_page(request: Request, user: UserDep) -> Response:
-    if (denied := can_read(user)) is not None:
-        return denied
-    async with hub_of(request).db.read() as session:
-        agents = (
-            await session.scalars(
-                select(Agent).where(Agent.active.is_(True)).order_by(Agent.name, Agent.id)
-            )
-        ).all()
-    skills = sorted({skill for a in agents for skill in (a.skills or {})})
-    return render("admin/skills.html", user=user, agents=agents, skills=skills)
