@@ -87,7 +87,8 @@ async def test_inbox_views_for_an_agent(browser: httpx.AsyncClient, scene: dict[
     assert rows_of(mine.text) == [str(journeys["Maja"].id)]
     assert "Maja Lindqvist" in mine.text
     assert "My order 1042 has not arrived yet" in mine.text
-    assert '<span class="chan">mobile-app</span>' in mine.text
+    assert '<span class="chan"><svg class="chan-icon icon-api"' in mine.text
+    assert '<path d="M8 6l-5 6 5 6 M16 6l5 6-5 6"/></svg>mobile-app</span>' in mine.text
     assert '<span class="waiting">2 d</span>' in mine.text
     assert "Alice Agent" in mine.text
     queue = await browser.get("/console", params={"view": "queue"})
@@ -130,7 +131,7 @@ async def test_journey_view_shows_timeline_and_customer_panel(
     assert page.status_code == 200
     text = page.text
     assert "My order 1042 has not arrived yet, it&#39;s been 10 days." in text
-    assert '<span class="chan" title="api">mobile-app</span>' in text
+    assert '<span class="chan" title="api"><svg class="chan-icon icon-api"' in text
     assert "Europe/Stockholm" in text  # local time
     assert "gold" in text and "2480.00" in text
     assert "#1042" in text and "Trail running shoes" in text

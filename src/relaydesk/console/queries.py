@@ -284,20 +284,31 @@ async def unread_among(
     return {j for j, at in latest.items() if j not in read or at > read[j]}
 
 
+class ChannelName(str):
+    """A channel's name that also knows its kind, for the icon beside it."""
+
+    kind: str
+
+    def __new__(cls, name: str, kind: str) -> ChannelName:
+        made = super().__new__(cls, name)
+        made.kind = kind
+        return made
+
+
 async def channels_of(
     session: AsyncSession, journey_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[str]]:
     rows = await session.execute(
-        select(Conversation.journey_id, Channel.name)
+        select(Conversation.journey_id, Channel.name, Channel.kind)
         .join(Channel, Channel.id == Conversation.channel_id)
         .where(Conversation.journey_id.in_(journey_ids))
         .order_by(Conversation.created_at, Conversation.id)
     )
     found: dict[uuid.UUID, list[str]] = {}
-    for journey_id, name in rows:
+    for journey_id, name, kind in rows:
         names = found.setdefault(journey_id, [])
         if name not in names:
-            names.append(name)
+            names.append(ChannelName(name, kind))
     return found
 
 
@@ -571,6 +582,15 @@ class JourneyPage:
     def routing(self) -> dict[str, Any] | None:
         value = self.details.get("routing")
         return value if isinstance(value, dict) and value else None
+
+    @property
+    def channel_kinds(self) -> dict[str, str]:
+        """Channel name → kind, from the timeline (for the header's icons)."""
+        return {
+            e.channel: e.channel_kind
+            for e in self.timeline
+            if e.channel and not getattr(e, "is_note", False)  # notes are merged in later
+        }
 
 
 def _author_label(author_type: str, author_id: str | None, names: dict[str, str]) -> str:

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from relaydesk import clock
+from relaydesk.console.icons import channel_icon
 from relaydesk.customers.timezones import guess_zone
 
 HERE = Path(__file__).resolve().parent
@@ -115,6 +116,7 @@ def environment() -> Environment:
     env.filters["sentiment"] = sentiment
     env.globals["asset_url"] = asset_url
     env.globals["local_time"] = local_time
+    env.globals["channel_icon"] = channel_icon
     return env
 
 
