@@ -116,7 +116,7 @@ async def test_decline_goes_to_the_next_best_then_waits(
                 .order_by(RoutingDecision.created_at, RoutingDecision.id)
             )
         ).all()
-    assert list(triggers) == ["message", "declined"]
+    assert list(triggers) == ["message", "declined", "declined"]  # the last: back to the queue
     await drain(routed_hub)
     await check_invariants(routed_hub)
 
@@ -353,4 +353,30 @@ async def test_a_relaxation_timer_for_a_journey_no_longer_waiting_does_nothing(
             )
         ).all()
     assert "relaxed" not in triggers
+    await check_invariants(routed_hub)
+
+
+async def test_a_declined_offer_frees_the_agent_for_the_next_waiting_journey(
+    routed_hub: Hub, client: httpx.AsyncClient
+) -> None:
+    """Bo is full with one offer while another journey waits; declining it frees Bo, and the
+    queue offers Bo the other journey at once (the declined one may not go back to Bo)."""
+    agents = await setup(routed_hub)
+    await presence(client, agents["Bo"], "online")
+    first = await post(client, "m1", "c1@example.com", HUMAN)
+    await drain(routed_hub)
+    second = await post(client, "m2", "c2@example.com", HUMAN)
+    await drain(routed_hub)
+    offer = await holder(routed_hub, first)
+    assert offer is not None and offer.agent_id == agents["Bo"]
+    assert await holder(routed_hub, second) is None  # Bo has no room left
+    declined = await client.post(f"/api/v1/offers/{offer.id}/decline")
+    assert declined.status_code == 200
+    await drain(routed_hub)
+    assert await holder(routed_hub, first) is None
+    moved = await holder(routed_hub, second)
+    assert moved is not None and moved.agent_id == agents["Bo"]
+    view = (await client.get(f"/api/v1/journeys/{first}")).json()
+    assert view["routing"]["decision"] == "queue"  # no longer says "Bo", who declined
+    assert view["routing"]["agent_id"] is None
     await check_invariants(routed_hub)

@@ -347,8 +347,9 @@ async def assign_waiting(
     record_queue: bool = False,
 ) -> Routed | None:
     """Try to give a queued journey to the best agent now; None if it is not waiting (gone,
-    or an offer is pending). A journey that stays queued records no new decision unless
-    ``record_queue`` (its first decision, after a handoff)."""
+    or an offer is pending). A journey that stays queued records a decision saying so, except
+    on a re-try of a journey already waiting (``QUIET_TRIGGERS``) whose latest decision says
+    so already; ``record_queue`` forces one (its first decision, after a handoff)."""
     journey = await lock_journey(session, journey_id)
     if journey is None or journey.owner_type != JourneyOwner.QUEUE.value:
         return None
@@ -367,8 +368,8 @@ async def assign_waiting(
     decision, offer = await _place(session, journey, snapshot, decision, pool, ctx, actor=actor)
     if offer is None and trigger not in QUIET_TRIGGERS:
         await keep_relaxing(session, journey_id, queued.enqueued_at, ctx.config)
-    if offer is None and not record_queue:
-        return Routed("queue")
+    if offer is None and not record_queue and trigger in QUIET_TRIGGERS:
+        return Routed("queue")  # it waited already: the stored decision still says so
     row = await record(
         session,
         journey,

@@ -103,7 +103,8 @@ async def accept_offer(session: AsyncSession, offer_id: uuid.UUID, *, actor: str
 async def _pass_on(
     session: AsyncSession, offer: Assignment, status: str, *, actor: str
 ) -> Answered:
-    """Release the offer, keep the agent away from this journey, offer it to the next best."""
+    """Release the offer, keep the agent away from this journey, offer it to the next best;
+    the agent's freed place is announced, so the queue offers them another waiting journey."""
     await release(session, offer, status, status)
     queued = await session.get(QueueEntryRow, offer.journey_id, with_for_update=True)
     keep_away = status in ("declined", "expired")  # a withdrawn offer says nothing of them
@@ -112,6 +113,15 @@ async def _pass_on(
         await session.flush()
     await _announce(session, offer, status, actor)
     following = await assign_waiting(session, offer.journey_id, trigger=status, actor=actor)
+    presence = await session.scalar(select(Agent.presence).where(Agent.id == offer.agent_id))
+    if presence == "online":  # going away withdraws offers too: that one announces itself
+        await publish(
+            session,
+            AgentAvailabilityChanged(
+                agent_id=offer.agent_id, presence="online", reason="capacity_freed"
+            ),
+            actor=actor,
+        )
     return Answered(offer.id, offer.journey_id, offer.agent_id, status, following)
 
 
