@@ -419,6 +419,8 @@ async def test_the_queue_shows_an_agent_only_their_teams_work(
     await sign_in(browser, "alice@example.com")
     queue = await browser.get("/console", params={"view": "queue"})
     assert rows_of(queue.text) == [str(anna.id)]  # billing's journey is not Alice's
+    # the queue's own position (the same as GET /api/v1/queue): billing's journey is first
+    assert '<span class="queue-place">#2 in queue</span>' in queue.text  # nobody online: no ETA
     browser.cookies.clear()
     await sign_in(browser, "sam@example.com")
     everyone = await browser.get("/console", params={"view": "queue"})

@@ -27,6 +27,7 @@ from relaydesk.console.rendering import ASSETS, STATIC, assets_version, render
 from relaydesk.console.supervisor import router as supervisor_router
 from relaydesk.console.workload import PRESENCES, desk, offers_for
 from relaydesk.hub import Hub
+from relaydesk.routing.queries import queue_view
 from relaydesk.sla.queries import open_notices
 
 log = logging.getLogger("relaydesk.console")
@@ -130,12 +131,18 @@ async def inbox_page(
         mine = await desk(session, user.agent_id)
         offers = await offers_for(session, user.agent_id, clock.now())
         notices = await open_notices(session, user.agent_id)
+        places = (
+            {item.journey_id: item for item in (await queue_view(session, clock.now())).items}
+            if filters.view == "queue"
+            else {}
+        )
     return render(
         "inbox.html",
         user=user,
         rows=rows,
         offers=offers,
         notices=notices,
+        places=places,
         offer_notice=CLOSED_OFFER.get(offer or ""),
         desk=mine,
         presences=PRESENCES,
