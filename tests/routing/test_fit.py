@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
 import random
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
-from tests.routing.helpers import CHEAP, drain, post, setup
+from tests.routing.helpers import CHEAP, WORKSPACE, drain, post, setup
 
 from relaydesk.hub import Hub
 from relaydesk.routing.actions.settings import store_coefficients
@@ -87,3 +92,39 @@ async def test_samples_come_from_resolved_journeys_and_coefficients_are_stored(
         ctx = await load_context(session)
     assert ctx.config.coefficients == refit.coefficients
     assert ctx.config.threshold == 100  # the rest of the section is untouched
+
+    # Applying the workspace file again (``relaydesk serve`` does at every start) keeps them.
+    await setup(routed_hub, WORKSPACE.replace("threshold: 100", "threshold: 120"))
+    async with routed_hub.db.read() as session:
+        ctx = await load_context(session)
+    assert ctx.config.coefficients == refit.coefficients and ctx.config.threshold == 120
+    # A file that declares coefficients wins over fitted ones (and the store says so).
+    text = WORKSPACE + "  coefficients:\n    purchase:\n      bias: -1.0\n"
+    await setup(routed_hub, text)
+    assert not await routed_hub.db.transaction(lambda s: store_coefficients(s, refit.coefficients))
+    async with routed_hub.db.read() as session:
+        ctx = await load_context(session)
+    assert ctx.config.coefficients.purchase.bias == -1.0
+
+
+def test_the_fit_command_refuses_thin_data_and_changes_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fit.db'}"
+    env = {**os.environ, "RELAYDESK_DATABASE_URL": url}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "relaydesk.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    refused = cli("routing", "fit", "--apply")
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert "not enough data to refit" in refused.stderr
+    with sqlite3.connect(tmp_path / "fit.db") as conn:
+        stored = conn.execute("select count(*) from workspace_settings").fetchone()[0]
+    assert stored == 0  # --apply stored nothing
+    bad = cli("routing", "fit", "--min-samples", "3")
+    assert bad.returncode == 2 and "min-samples" in bad.stderr

@@ -20,13 +20,14 @@ def fit_command(
     apply: Annotated[bool, typer.Option("--apply", help="Store the new coefficients")] = False,
 ) -> None:
     """Print refitted coefficients (YAML for routing.coefficients); --apply stores them."""
-    from relaydesk.cli import fail, load_settings, run
+    from relaydesk.cli import fail, load_settings, migrate_or_fail, run
     from relaydesk.hub import Hub
     from relaydesk.routing.actions.settings import store_coefficients
     from relaydesk.routing.fit import NotEnoughData, fit, training_samples
     from relaydesk.routing.queries import load_context
 
     settings = load_settings(database_url)
+    migrate_or_fail(settings)  # like every command: a fresh database works too
 
     async def main() -> None:
         hub = Hub.from_settings(settings)
@@ -45,8 +46,15 @@ def fit_command(
             )
             typer.echo(yaml.safe_dump({"coefficients": result.coefficients.model_dump()}))
             if apply:
-                await hub.db.transaction(lambda s: store_coefficients(s, result.coefficients))
-                typer.echo("# stored: routing uses these coefficients from now on")
+                used = await hub.db.transaction(
+                    lambda s: store_coefficients(s, result.coefficients)
+                )
+                typer.echo(
+                    "# stored: routing uses these coefficients from now on"
+                    if used
+                    else "# stored, but the workspace file declares routing.coefficients, "
+                    "which take precedence: put these in the file to use them"
+                )
         finally:
             await hub.close()
 

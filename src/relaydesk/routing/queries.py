@@ -42,7 +42,10 @@ class RoutingContext:
 async def load_context(session: AsyncSession) -> RoutingContext:
     workspace = await load_workspace_config(session)
     row = await session.get(WorkspaceSetting, CONFIG_KEY)
-    config = RoutingConfig.model_validate(row.value["value"]) if row else RoutingConfig()
+    declared = row.value["value"] if row else {}
+    if row is not None and "coefficients" not in declared and "fitted" in row.value:
+        declared = {**declared, "coefficients": row.value["fitted"]}  # ``routing fit --apply``
+    config = RoutingConfig.model_validate(declared)
     if config.currency is None:
         config = config.model_copy(update={"currency": workspace.currency})
     return RoutingContext(config, workspace.default_language)

@@ -83,11 +83,13 @@ async def store_section(
     """Store a workspace file section (``routing:``, ``sla:``, ``outreach:``) as the one
     setting ``key``, in its JSON-ready ``stored`` form; idempotent: the same form twice
     reports ``unchanged``, a new one ``updated`` with the top-level keys that differ."""
-    value = {"value": stored}
     row = await session.get(WorkspaceSetting, key)
     if row is None:
-        session.add(WorkspaceSetting(key=key, value=value, updated_at=clock.now()))
+        session.add(WorkspaceSetting(key=key, value={"value": stored}, updated_at=clock.now()))
         return [Change(kind, "settings", "created")]
+    # Beside the declared section the row may hold what the product derived (e.g. the value
+    # model's fitted coefficients, ``fitted``): applying the file keeps that.
+    value = {**{k: v for k, v in row.value.items() if k != "value"}, "value": stored}
     if row.value == value:
         return [Change(kind, "settings", "unchanged")]
     old = row.value.get("value", {})

@@ -43,15 +43,20 @@ async def apply_routing(
     return await store_section(session, "routing", CONFIG_KEY, stored_form(config))
 
 
-async def store_coefficients(session: AsyncSession, coefficients: Coefficients) -> None:
-    """Replace the value model's coefficients, keeping the rest of the routing settings."""
+async def store_coefficients(session: AsyncSession, coefficients: Coefficients) -> bool:
+    """Keep refitted coefficients beside the declared section (``fitted``), so applying the
+    workspace file again keeps them; they are used unless the file declares
+    ``routing.coefficients`` itself (then False: the file wins, put them in the file)."""
     row = await session.get(WorkspaceSetting, CONFIG_KEY, with_for_update=True)
-    current = dict(row.value.get("value", {})) if row else {}
-    current["coefficients"] = coefficients.model_dump()
-    RoutingConfig.model_validate(current)  # never store what cannot be read back
+    fitted = coefficients.model_dump()
+    declared = dict(row.value.get("value", {})) if row else {}
+    RoutingConfig.model_validate({**declared, "coefficients": fitted})  # readable back
     if row is None:
         session.add(
-            WorkspaceSetting(key=CONFIG_KEY, value={"value": current}, updated_at=clock.now())
+            WorkspaceSetting(
+                key=CONFIG_KEY, value={"value": {}, "fitted": fitted}, updated_at=clock.now()
+            )
         )
     else:
-        row.value, row.updated_at = {"value": current}, clock.now()
+        row.value, row.updated_at = {**row.value, "fitted": fitted}, clock.now()
+    return "coefficients" not in declared
