@@ -37,6 +37,7 @@ from relaydesk.routing.actions import (
     decline_offer,
     expire_offer,
     journey_closed,
+    relax_waiting,
     route_journey,
     set_presence,
     transfer,
@@ -116,6 +117,12 @@ async def run(url: str, seed: int, operations: int) -> Counter[str]:
                 lambda s: assign_waiting(s, journey_id, trigger="queue", actor=actor)
             )
 
+    async def relax() -> None:
+        """A relaxation timer firing (``routing.relax``) for a waiting journey."""
+        journey_id = await pick(db, select(QueueEntryRow.journey_id))
+        if journey_id is not None:
+            await db.transaction(lambda s: relax_waiting(s, journey_id))
+
     async def move() -> None:
         journey_id = await pick(
             db, select(Journey.id).where(Journey.owner_type == "agent", Journey.status == "open")
@@ -141,7 +148,8 @@ async def run(url: str, seed: int, operations: int) -> Counter[str]:
         "presence": (presence, 12),
         "answer": (answer, 28),
         "complete": (complete, 15),
-        "drain": (drain, 10),
+        "drain": (drain, 8),
+        "relax": (relax, 2),
         "transfer": (move, 5),
     }
     names = list(steps)
