@@ -231,6 +231,7 @@ async def pages(
         "bare /healthz": "/healthz",
         "inbox (mine)": "/console",
         "inbox (all)": "/console?view=all",
+        "inbox (queue)": "/console?view=queue",
         "journey view": f"/console/journeys/{journey}",
         "supervisor queues": "/console/supervisor",
     }

@@ -177,8 +177,15 @@ def test_canned_reply_with_a_variable_and_a_note_that_stays_internal(stack: Stac
             stored = json.loads(customer.evaluate("localStorage.getItem('relaydesk:chat:token')"))
             visitor = tokens.read(SECRET, "chat", stored)
             assert visitor is not None
-            found = stack.api.get("/customers", params={"handle": visitor, "channel": "chat"})
-            [record] = found.json()["items"]
+            # The widget sends in the background: wait until the hub has stored the message.
+            deadline = time.monotonic() + 15
+            while True:
+                found = stack.api.get("/customers", params={"handle": visitor, "channel": "chat"})
+                items = found.json()["items"]
+                if items or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            [record] = items
             named = stack.api.patch(f"/customers/{record['id']}", json={"name": "Maja Lindqvist"})
             assert named.status_code == 200, named.text
 

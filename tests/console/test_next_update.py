@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 import httpx
 from sqlalchemy import select
 from tests.console.conftest import MakeAgent
@@ -48,7 +51,9 @@ async def test_an_agent_plans_the_next_update_from_the_journey_view(
         data={"csrf_token": csrf_of(page.text), "at": "tomorrow-ish"},
     )
     assert bad.status_code == 400 and "date and time" in bad.text
-    when = (clock.now().astimezone().replace(microsecond=0)).strftime("%Y-%m-%d") + "T23:59"
+    # A day ahead in the workspace's time zone (the form's), so it is in the future at any hour.
+    ahead = (clock.now() + timedelta(days=1)).astimezone(ZoneInfo("Europe/Stockholm"))
+    when = ahead.strftime("%Y-%m-%dT%H:%M")
     sent = await browser.post(
         f"/console/journeys/{journey.id}/next-update",
         data={
