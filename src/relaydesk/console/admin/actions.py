@@ -110,6 +110,15 @@ def _agent_values(row: Agent, teams: list[str]) -> dict[str, Any]:
     }
 
 
+async def _team_ids(session: AsyncSession, names: list[str]) -> dict[str, uuid.UUID]:
+    """Every team by name; ``Refused`` on ``teams`` if one of ``names`` does not exist."""
+    teams = {t.name: t.id for t in (await session.scalars(select(Team))).all()}
+    for name in names:
+        if name not in teams:
+            raise Refused("teams", f"no team named {name!r}")
+    return teams
+
+
 async def update_agent(
     session: AsyncSession, agent_id: uuid.UUID, spec: AgentSpec, who: Who
 ) -> bool:
@@ -118,10 +127,7 @@ async def update_agent(
         raise NotFound(str(agent_id))
     if spec.email != row.email:
         raise Refused("email", "an agent's email cannot change here")
-    teams = {t.name: t.id for t in (await session.scalars(select(Team))).all()}
-    for name in spec.teams:
-        if name not in teams:
-            raise Refused("teams", f"no team named {name!r}")
+    teams = await _team_ids(session, spec.teams)
     if row.role == "admin" and row.active and (spec.role != "admin" or not spec.active):
         others = await session.scalar(
             select(func.count(Agent.id)).where(
@@ -175,10 +181,7 @@ async def add_agent(
     """A new console user from the admin's form, through ``agents.actions.create_agent`` (as
     ``relaydesk agent create``); the password is hashed before the transaction and neither it
     nor its hash goes into the audit entry."""
-    teams = {t.name: t.id for t in (await session.scalars(select(Team))).all()}
-    for name in spec.teams:
-        if name not in teams:
-            raise Refused("teams", f"no team named {name!r}")
+    teams = await _team_ids(session, spec.teams)
     try:
         row = await create_agent(
             session, spec.email, name=spec.name, role=spec.role, password_hash=password_hash

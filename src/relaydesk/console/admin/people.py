@@ -124,6 +124,33 @@ async def new_agent_page(request: Request, user: UserDep) -> Response:
     return _agent_page(user, None, await _team_names(request), form, {}, None)
 
 
+def _agent_form(posted: dict[str, str], teams: list[str]) -> dict[str, Any]:
+    """The agent form as typed (shown again with the errors)."""
+    return {
+        "name": posted.get("name", ""),
+        "role": posted.get("role", ""),
+        "teams": teams,
+        "languages": posted.get("languages", ""),
+        "skills": posted.get("skills", ""),
+        "capacity": {c: posted.get(f"capacity_{c}", "") for c in CHANNEL_CLASSES},
+        "active": posted.get("active") == "on",
+    }
+
+
+def _agent_spec(email: str, form: dict[str, Any], posted: dict[str, str]) -> AgentSpec:
+    """The typed form checked as the workspace file's agent entry (ValidationError if not)."""
+    return AgentSpec(
+        email=email,
+        name=form["name"].strip(),
+        role=form["role"],
+        teams=form["teams"],
+        languages=words(form["languages"]),
+        skills=levels(form["skills"]),
+        capacity=_capacity(posted),
+        active=form["active"],
+    )
+
+
 def _posted_teams(body: bytes) -> list[str]:
     pairs = parse_qsl(body.decode("utf-8", "replace"), max_num_fields=200)
     return [v for k, v in pairs if k == "teams"]
@@ -137,29 +164,11 @@ async def new_agent_save(request: Request, user: UserDep) -> Response:
     if not isinstance(posted, dict):
         return posted
     all_teams = await _team_names(request)
-    chosen_teams = _posted_teams(await request.body())
-    form: dict[str, Any] = {
-        "email": posted.get("email", "").strip(),
-        "name": posted.get("name", ""),
-        "role": posted.get("role", ""),
-        "teams": chosen_teams,
-        "languages": posted.get("languages", ""),
-        "skills": posted.get("skills", ""),
-        "capacity": {c: posted.get(f"capacity_{c}", "") for c in CHANNEL_CLASSES},
-        "active": posted.get("active") == "on",
-    }
+    email = posted.get("email", "").strip()
+    form = {"email": email, **_agent_form(posted, _posted_teams(await request.body()))}
     errors: Errors = {}
     try:
-        spec = AgentSpec(
-            email=form["email"],
-            name=form["name"].strip(),
-            role=form["role"],
-            teams=chosen_teams,
-            languages=words(form["languages"]),
-            skills=levels(form["skills"]),
-            capacity=_capacity(posted),
-            active=form["active"],
-        )
+        spec = _agent_spec(email, form, posted)
     except ValidationError as exc:
         errors = errors_of(exc)
     password = posted.get("password", "")
@@ -219,27 +228,9 @@ async def agent_save(agent_id: str, request: Request, user: UserDep) -> Response
     if found is None:
         return render("admin/missing.html", 404, user=user, what="such agent")
     agent, _, all_teams = found
-    chosen_teams = _posted_teams(await request.body())
-    form: dict[str, Any] = {
-        "name": posted.get("name", ""),
-        "role": posted.get("role", ""),
-        "teams": chosen_teams,
-        "languages": posted.get("languages", ""),
-        "skills": posted.get("skills", ""),
-        "capacity": {c: posted.get(f"capacity_{c}", "") for c in CHANNEL_CLASSES},
-        "active": posted.get("active") == "on",
-    }
+    form = _agent_form(posted, _posted_teams(await request.body()))
     try:
-        spec = AgentSpec(
-            email=agent.email,
-            name=form["name"].strip(),
-            role=form["role"],
-            teams=chosen_teams,
-            languages=words(form["languages"]),
-            skills=levels(form["skills"]),
-            capacity=_capacity(posted),
-            active=form["active"],
-        )
+        spec = _agent_spec(agent.email, form, posted)
     except ValidationError as exc:
         return _agent_page(user, agent, all_teams, form, errors_of(exc), None)
     try:
